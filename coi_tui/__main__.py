@@ -1,0 +1,3 @@
+from coi_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""`coi-tui rules`: every firewalld direct rule with the container that owns it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from coi_tui.cli.output import print_json, print_table
+from coi_tui.cli.status_cmd import load_inventory
+from coi_tui.models import DirectRule, Inventory
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("rules", help="list direct rules with their owner container")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def rule_record(rule: DirectRule, inventory: Inventory) -> dict[str, object]:
+    owner = inventory.owner_of(rule)
+    return {
+        "ipv": rule.ipv,
+        "table": rule.table,
+        "chain": rule.chain,
+        "priority": rule.priority,
+        "args": list(rule.args),
+        "owner": owner.split("/", 1)[1] if owner else None,
+        "owner_project": owner.split("/", 1)[0] if owner else None,
+        # A rule for one host that no known container has: left behind by a gone container.
+        "orphan": owner is None and rule.source_ip() is not None,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args, need=("firewalld",))
+    rules = sorted(inventory.rules, key=lambda r: (r.ipv, r.table, r.chain, r.priority, r.args))
+    records = [rule_record(r, inventory) for r in rules]
+    if args.json:
+        print_json({"rules": records})
+        return 0
+    print_table(
+        ["prio", "owner", "rule", "orphan"],
+        [
+            [r["priority"], r["owner"], str(rule), "ORPHAN" if r["orphan"] else ""]
+            for r, rule in zip(records, rules, strict=True)
+        ],
+    )
+    return 0

@@ -1,0 +1,184 @@
+"""Frozen data shared by every layer. No I/O, no Textual."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    OPEN = "open"
+    RESTRICTED = "restricted"
+    ALLOWLIST = "allowlist"
+
+
+class ModeSource(StrEnum):
+    SET = "set"  # read from the instance key user.coi.network.mode
+    INFERRED = "inferred"  # recognised from COI's rule signatures
+    NONE = "none"  # neither: the container is unprotected
+
+
+MODE_CONFIG_KEY = "user.coi.network.mode"
+
+
+def _option(args: tuple[str, ...], flag: str) -> str | None:
+    for i, token in enumerate(args[:-1]):
+        if token == flag:
+            return args[i + 1]
+    return None
+
+
+@dataclass(frozen=True, order=True)
+class DirectRule:
+    """One firewalld direct rule, exactly as firewalld stores it."""
+
+    ipv: str
+    table: str
+    chain: str
+    priority: int
+    args: tuple[str, ...]
+
+    @property
+    def source(self) -> str | None:
+        return _option(self.args, "-s")
+
+    @property
+    def destination(self) -> str | None:
+        return _option(self.args, "-d")
+
+    @property
+    def verdict(self) -> str | None:
+        return _option(self.args, "-j")
+
+    def source_ip(self) -> str | None:
+        """The `-s` value as a bare address when it names exactly one host (bare or /32)."""
+        src = self.source
+        if src is None:
+            return None
+        if src.endswith("/32"):
+            return src[:-3]
+        return None if "/" in src else src
+
+    def cli_args(self) -> list[str]:
+        """The argv tail firewall-cmd takes after --add-rule / --remove-rule."""
+        return [self.ipv, self.table, self.chain, str(self.priority), *self.args]
+
+    def __str__(self) -> str:
+        return shlex.join(self.cli_args())
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    project: str
+    status: str  # Incus status: Running, Stopped, Frozen, ...
+    ipv4: str | None
+    veth: str | None  # host side of eth0
+    network: str | None  # the Incus network eth0 is attached to
+    mode_key: str | None  # raw value of user.coi.network.mode, if set
+    type: str = "container"
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    ipv4_address: str | None  # e.g. "10.147.0.1/24"
+
+    @property
+    def gateway(self) -> str | None:
+        return self.ipv4_address.split("/")[0] if self.ipv4_address else None
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    kind: str | None  # "veth", "bridge", ... from uevent DEVTYPE or None
+    master: str | None  # bridge it is enslaved to
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The effective [network] settings that shape a rule set."""
+
+    mode: Mode = Mode.RESTRICTED
+    block_private_networks: bool = True
+    block_metadata_endpoint: bool = True
+    allow_local_network_access: bool = False
+    allowed_domains: tuple[str, ...] = ()
+    refresh_interval_minutes: int = 30
+
+
+class StepAction(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class Step:
+    action: StepAction
+    rule: DirectRule
+    container: str | None = None  # name of the container the step is for, for reports
+    why: str = ""
+
+    def __str__(self) -> str:
+        sign = "+" if self.action is StepAction.ADD else "-"
+        return f"{sign} {self.rule}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...] = ()
+    title: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One row of the inventory: a container joined with its rules and links."""
+
+    container: Container
+    rules: tuple[DirectRule, ...] = ()
+    mode: Mode | None = None
+    mode_source: ModeSource = ModeSource.NONE
+    expected_rules: tuple[DirectRule, ...] | None = None  # None: unknown (no policy yet)
+    veth_master: str | None = None
+
+    @property
+    def unprotected(self) -> bool:
+        return self.mode is None and self.container.ipv4 is not None
+
+    @property
+    def drift(self) -> bool:
+        if self.expected_rules is None:
+            return False
+        return set(self.expected_rules) != set(self.rules)
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str  # "incus" / "firewalld"
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    containers: tuple[ContainerState, ...] = ()
+    rules: tuple[DirectRule, ...] = ()  # every direct rule, owned or not
+    owners: dict[DirectRule, str] = field(default_factory=dict)  # rule -> container key
+    backends: tuple[BackendStatus, ...] = ()
+    taken_at: float = 0.0
+
+    def owner_of(self, rule: DirectRule) -> str | None:
+        return self.owners.get(rule)

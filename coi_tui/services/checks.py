@@ -1,0 +1,126 @@
+"""Host checks for `coi-tui check`: what COI's isolation needs, and the fix, in COI's words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.backends.firewalld import open_firewall
+from coi_tui.errors import CoiTuiError
+from coi_tui.wiring import Scope, open_containers
+
+Level = Literal["ok", "warn", "fail"]
+
+FIREWALLD_FIX = (
+    "sudo apt install firewalld && sudo systemctl enable --now firewalld "
+    "(Network isolation in restricted/allowlist modes requires firewalld; "
+    "or run coi shell --network=open)"
+)
+SUDO_FIX = "add a sudoers line: $USER ALL=(ALL) NOPASSWD: /usr/bin/firewall-cmd"
+DEFAULT_BRIDGE = "incusbr0"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: Level
+    summary: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _firewall_checks(
+    make_firewall: Callable[[str], FirewallBackend],
+) -> tuple[list[Check], FirewallBackend | None]:
+    checks: list[Check] = []
+    usable: FirewallBackend | None = None
+    access: list[str] = []
+    reasons: list[str] = []
+    for path in ("dbus", "cli"):
+        try:
+            backend = make_firewall(path)
+            backend.list_rules()  # a privileged read proves the access path works
+        except CoiTuiError as error:
+            reasons.append(f"{path}: {error}")
+            continue
+        access.append(backend.name)
+        if usable is None:
+            usable = backend
+        else:
+            backend.close()
+    if usable is None:
+        running = not any("not running" in r or "unavailable" in r.lower() for r in reasons)
+        if not running:
+            checks.append(
+                Check("firewalld", "fail", "firewalld is not available or not running", FIREWALLD_FIX)
+            )
+        checks.append(Check("firewall access", "fail", "; ".join(reasons), SUDO_FIX))
+        return checks, None
+    checks.append(Check("firewalld", "ok", f"running ({usable.state()})"))
+    checks.append(Check("firewall access", "ok", "via " + " and ".join(access)))
+    return checks, usable
+
+
+def _bridge_checks(firewall: FirewallBackend, bridges: set[str]) -> list[Check]:
+    checks = []
+    for bridge in sorted(bridges):
+        zone = firewall.zone_of_interface(bridge)
+        if zone == "trusted":
+            checks.append(Check(f"bridge {bridge}", "ok", "in firewalld zone trusted"))
+        else:
+            checks.append(
+                Check(
+                    f"bridge {bridge}",
+                    "fail",
+                    f"Bridge {bridge} not in trusted zone (zone: {zone or 'none'}) "
+                    "- containers may fail to get IPs",
+                    f"sudo firewall-cmd --zone=trusted --change-interface={bridge} && "
+                    f"sudo firewall-cmd --permanent --zone=trusted --add-interface={bridge} "
+                    "(no --reload: a reload wipes every runtime direct rule)",
+                )
+            )
+    return checks
+
+
+def _masquerade_check(firewall: FirewallBackend) -> Check:
+    if firewall.masquerade_enabled():
+        return Check("masquerade", "ok", "enabled")
+    return Check(
+        "masquerade",
+        "warn",
+        "Running but masquerade not enabled - containers may not reach the internet",
+        "sudo firewall-cmd --add-masquerade && sudo firewall-cmd --permanent --add-masquerade "
+        "(no --reload: a reload wipes every runtime direct rule)",
+    )
+
+
+def run_checks(
+    scope: Scope,
+    make_firewall: Callable[[str], FirewallBackend] = open_firewall,
+    make_containers: Callable[[Scope], ContainerBackend] = open_containers,
+) -> list[Check]:
+    checks, firewall = _firewall_checks(make_firewall)
+    bridges = {DEFAULT_BRIDGE}
+    try:
+        containers = make_containers(scope)
+        try:
+            found = containers.list_containers()
+        finally:
+            containers.close()
+        bridges = {c.network for c in found if c.network} or bridges
+        checks.append(Check("incus", "ok", f"reachable, {len(found)} instance(s)"))
+    except CoiTuiError as error:
+        checks.append(
+            Check("incus", "fail", str(error), "start incusd; join the incus-admin group")
+        )
+    if firewall is not None:
+        try:
+            checks.extend(_bridge_checks(firewall, bridges))
+            checks.append(_masquerade_check(firewall))
+        finally:
+            firewall.close()
+    return checks

@@ -1,0 +1,158 @@
+"""The inventory snapshot: containers joined with their direct rules, links and mode.
+
+`join_inventory` is pure; `InventorySource` does the I/O (one call per backend) and never raises
+for a backend that is down: it reports it in `Inventory.backends` so the UI can show a banner.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.errors import CoiTuiError
+from coi_tui.models import (
+    BackendStatus,
+    Container,
+    ContainerState,
+    DirectRule,
+    Inventory,
+    Link,
+    Mode,
+    ModeSource,
+)
+from coi_tui.services.policy import infer_mode
+
+# Computes the rules a container should have in a mode given its gateway, or None when that
+# cannot be known (e.g. an allowlist whose domains were never resolved).
+ExpectedRules = Callable[[Container, Mode, str | None], tuple[DirectRule, ...] | None]
+
+
+def mode_of(container: Container, rules: Iterable[DirectRule]) -> tuple[Mode | None, ModeSource]:
+    if container.mode_key:
+        try:
+            return Mode(container.mode_key), ModeSource.SET
+        except ValueError:
+            pass  # a foreign value: fall back to what the rules say
+    inferred = infer_mode(tuple(rules))
+    if inferred is not None:
+        return inferred, ModeSource.INFERRED
+    return None, ModeSource.NONE
+
+
+def join_inventory(
+    containers: Iterable[Container],
+    rules: Iterable[DirectRule],
+    links: Mapping[str, Link],
+    *,
+    expected: ExpectedRules | None = None,
+    gateways: Mapping[str, str | None] | None = None,
+    backends: tuple[BackendStatus, ...] = (),
+    taken_at: float = 0.0,
+) -> Inventory:
+    all_rules = tuple(rules)
+    containers = tuple(containers)
+    # Exact ownership: only a container whose IPv4 equals the rule's -s (bare or /32) owns it.
+    by_ip = {c.ipv4: c for c in containers if c.ipv4}
+    owners: dict[DirectRule, str] = {}
+    owned: dict[str, list[DirectRule]] = {c.key: [] for c in containers}
+    for rule in all_rules:
+        src = rule.source_ip()
+        owner = by_ip.get(src) if src else None
+        if owner is not None:
+            owners[rule] = owner.key
+            owned[owner.key].append(rule)
+    states = []
+    for c in sorted(containers, key=lambda c: (c.project, c.name)):
+        mine = tuple(owned[c.key])
+        mode, source = mode_of(c, mine)
+        gateway = (gateways or {}).get(c.network) if c.network else None
+        want = expected(c, mode, gateway) if expected and mode and c.ipv4 else None
+        link = links.get(c.veth) if c.veth else None
+        states.append(
+            ContainerState(
+                container=c,
+                rules=mine,
+                mode=mode,
+                mode_source=source,
+                expected_rules=want,
+                veth_master=link.master if link else None,
+            )
+        )
+    return Inventory(
+        containers=tuple(states),
+        rules=all_rules,
+        owners=owners,
+        backends=backends,
+        taken_at=taken_at,
+    )
+
+
+class InventorySource:
+    """Reads every backend once per snapshot. Not thread-safe: use it from one worker thread."""
+
+    def __init__(
+        self,
+        containers: Callable[[], ContainerBackend],
+        firewall: Callable[[], FirewallBackend],
+        links: Callable[[], Mapping[str, Link]],
+        expected: ExpectedRules | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # Factories, so a backend that was down is reconnected on the next snapshot.
+        self._make_containers = containers
+        self._make_firewall = firewall
+        self._links = links
+        self._expected = expected
+        self._clock = clock
+        self._containers: ContainerBackend | None = None
+        self._firewall: FirewallBackend | None = None
+        self._gateways: dict[str, str | None] = {}
+
+    def snapshot(self) -> Inventory:
+        statuses: list[BackendStatus] = []
+        containers: list[Container] = []
+        rules: list[DirectRule] = []
+        try:
+            if self._containers is None:
+                self._containers = self._make_containers()
+            containers = self._containers.list_containers()
+            for network in {c.network for c in containers if c.network} - self._gateways.keys():
+                net = self._containers.get_network(network)
+                self._gateways[network] = net.gateway if net else None
+            statuses.append(BackendStatus("incus", True))
+        except CoiTuiError as error:
+            self._drop_containers()
+            statuses.append(BackendStatus("incus", False, str(error)))
+        try:
+            if self._firewall is None:
+                self._firewall = self._make_firewall()
+            rules = self._firewall.list_rules()
+            statuses.append(BackendStatus("firewalld", True))
+        except CoiTuiError as error:
+            self._drop_firewall()
+            statuses.append(BackendStatus("firewalld", False, str(error)))
+        return join_inventory(
+            containers,
+            rules,
+            self._links(),
+            expected=self._expected,
+            gateways=self._gateways,
+            backends=tuple(statuses),
+            taken_at=self._clock(),
+        )
+
+    def _drop_containers(self) -> None:
+        self._gateways.clear()
+        if self._containers is not None:
+            self._containers.close()
+        self._containers = None
+
+    def _drop_firewall(self) -> None:
+        if self._firewall is not None:
+            self._firewall.close()
+        self._firewall = None
+
+    def close(self) -> None:
+        self._drop_containers()
+        self._drop_firewall()

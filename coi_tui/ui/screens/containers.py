@@ -1,0 +1,118 @@
+"""The Containers view: every container with IP, veth, mode and flags; its rules below."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from coi_tui.models import ContainerState, Inventory
+from coi_tui.ui.widgets.reconcile import reconcile_rows
+
+COLUMNS = (
+    ("name", "Name"),
+    ("project", "Project"),
+    ("status", "Status"),
+    ("ipv4", "IPv4"),
+    ("veth", "Host veth"),
+    ("mode", "Mode"),
+    ("source", "Source"),
+    ("rules", "Rules"),
+    ("flags", "Flags"),
+)
+
+
+def flags(state: ContainerState) -> str:
+    marks = []
+    if state.unprotected:
+        marks.append("UNPROTECTED")
+    if state.drift:
+        marks.append("DRIFT")
+    return " ".join(marks)
+
+
+def container_row(state: ContainerState) -> tuple[str, ...]:
+    c = state.container
+    return (
+        c.name,
+        c.project,
+        c.status,
+        c.ipv4 or "-",
+        c.veth or "-",
+        state.mode.value if state.mode else "-",
+        state.mode_source.value,
+        str(len(state.rules)),
+        flags(state),
+    )
+
+
+class ContainerTable(DataTable[str]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="containers.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="containers.up"),
+        Binding("g", "scroll_top", "Top", show=False, id="containers.top"),
+        Binding("G", "scroll_bottom", "Bottom", show=False, id="containers.bottom"),
+    ]
+
+
+class ContainersView(Vertical):
+    """Owns no I/O: it renders whatever snapshot the app hands it."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._inventory = Inventory()
+
+    def compose(self) -> ComposeResult:
+        table: ContainerTable = ContainerTable(id="containers-table", cursor_type="row")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static("", id="container-detail-title")
+        detail: DataTable[str] = DataTable(id="container-rules", cursor_type="row")
+        detail.add_column("Prio", key="prio")
+        detail.add_column("Destination", key="dest")
+        detail.add_column("Verdict", key="verdict")
+        detail.add_column("Rule", key="rule")
+        yield detail
+
+    @property
+    def table(self) -> ContainerTable:
+        return self.query_one("#containers-table", ContainerTable)
+
+    def show_inventory(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        rows = {s.container.key: container_row(s) for s in inventory.containers}
+        reconcile_rows(self.table, rows, [key for key, _ in COLUMNS])
+        self._show_detail()
+
+    def selected(self) -> ContainerState | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((s for s in self._inventory.containers if s.container.key == key), None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.table:
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        state = self.selected()
+        title = self.query_one("#container-detail-title", Static)
+        detail = self.query_one("#container-rules", DataTable)
+        if state is None:
+            title.update("No container selected")
+            detail.clear()
+            return
+        c = state.container
+        mode = state.mode.value if state.mode else "none (unprotected)"
+        title.update(
+            f"{c.name}  ip {c.ipv4 or '-'}  veth {c.veth or '-'} "
+            f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]"
+        )
+        rows = {
+            str(rule): (str(rule.priority), rule.destination or "any", rule.verdict or "-", str(rule))
+            for rule in sorted(state.rules)
+        }
+        reconcile_rows(detail, rows, ["prio", "dest", "verdict", "rule"], sort_key=int)
