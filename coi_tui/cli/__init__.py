@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from coi_tui.errors import CoiTuiError
 
-SUBCOMMANDS = ("status", "rules", "check", "config")
+SUBCOMMANDS = ("status", "rules", "check")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -76,6 +76,9 @@ class ContainersView(Vertical):
         detail.add_column("Rule", key="rule")
         yield detail
 
+    def on_mount(self) -> None:
+        self.table.focus()
+
     @property
     def table(self) -> ContainerTable:
         return self.query_one("#containers-table", ContainerTable)

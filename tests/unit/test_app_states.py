@@ -1,0 +1,53 @@
+"""UI states the lab cannot produce on demand: cursor stability, the banner and its recovery."""
+
+from __future__ import annotations
+
+from coi_tui.services.inventory import InventorySource
+from coi_tui.ui.app import CoiApp
+from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.widgets.banner import BackendBanner
+from tests.unit.fakes import FakeContainers, FakeFirewall, lab_like_container
+from tests.waiting import wait_until
+
+
+def app_on(containers: FakeContainers, firewall: FakeFirewall) -> CoiApp:
+    return CoiApp(
+        lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {}),
+        poll_interval=0.05,
+    )
+
+
+def selected_name(view: ContainersView) -> str | None:
+    state = view.selected()
+    return state.container.name if state else None
+
+
+async def test_cursor_stays_on_its_container_when_a_row_above_disappears() -> None:
+    containers = FakeContainers(
+        [lab_like_container(f"coi-lab-{i}", f"10.147.0.{100 + i}") for i in (1, 2, 3)]
+    )
+    app = app_on(containers, FakeFirewall())
+    async with app.run_test() as pilot:
+        view = app.query_one(ContainersView)
+        await wait_until(lambda: view.table.row_count == 3)
+        await pilot.press("j", "j")
+        assert selected_name(view) == "coi-lab-3"
+        containers.containers.pop(0)
+        await wait_until(lambda: view.table.row_count == 2)
+        assert selected_name(view) == "coi-lab-3"
+
+
+async def test_a_backend_going_away_shows_a_banner_and_its_return_hides_it() -> None:
+    containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
+    app = app_on(containers, FakeFirewall())
+    async with app.run_test() as pilot:
+        banner = app.query_one(BackendBanner)
+        view = app.query_one(ContainersView)
+        await wait_until(lambda: view.table.row_count == 1)
+        assert not banner.display
+        containers.down = "Incus socket /var/lib/incus/unix.socket refused the connection"
+        await wait_until(lambda: banner.display)
+        assert "incus unavailable" in str(banner.render())
+        containers.down = None
+        await wait_until(lambda: not banner.display)
+        assert view.table.row_count == 1
