@@ -55,9 +55,8 @@ def _firewall_checks(
     if usable is None:
         running = not any("not running" in r or "unavailable" in r.lower() for r in reasons)
         if not running:
-            checks.append(
-                Check("firewalld", "fail", "firewalld is not available or not running", FIREWALLD_FIX)
-            )
+            summary = "firewalld is not available or not running"
+            checks.append(Check("firewalld", "fail", summary, FIREWALLD_FIX))
         checks.append(Check("firewall access", "fail", "; ".join(reasons), SUDO_FIX))
         return checks, None
     checks.append(Check("firewalld", "ok", f"running ({usable.state()})"))

@@ -72,11 +72,10 @@ class CoiApp(App[int]):
         self.run_worker(self._start_polling, thread=True, group="poll", exit_on_error=False)
 
     def _start_polling(self) -> None:
-        poller = InventoryPoller(
-            self._make_source(),
-            lambda inventory: self.post_message(InventoryUpdated(inventory)),
-            interval=self._poll_interval,
-        )
+        def publish(inventory: Inventory) -> None:
+            self.post_message(InventoryUpdated(inventory))
+
+        poller = InventoryPoller(self._make_source(), publish, interval=self._poll_interval)
         self._poller = poller
         poller.start()
         self._watchers = self._make_watchers(poller.wake)

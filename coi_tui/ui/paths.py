@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -14,5 +14,5 @@ def styles_dir() -> Path:
     raise FileNotFoundError(f"coi-tui stylesheets not found beside {_PACKAGE}")
 
 
-def stylesheets() -> list[str | Path]:
+def stylesheets() -> list[str | PurePath]:
     return sorted(styles_dir().glob("*.tcss"))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,14 +27,13 @@ def coi_tui(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def incus_list() -> list[dict[str, object]]:
-    data: list[dict[str, object]] = json.loads(lab.incus("list", "--format", "json"))
+def incus_list() -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(lab.incus("list", "--format", "json"))
     return data
 
 
-def incus_ipv4(entry: dict[str, object]) -> str | None:
-    state = entry.get("state") or {}
-    eth0 = ((state.get("network") or {}).get("eth0") or {})  # type: ignore[union-attr]
+def incus_ipv4(entry: dict[str, Any]) -> str | None:
+    eth0 = ((entry.get("state") or {}).get("network") or {}).get("eth0") or {}
     for address in eth0.get("addresses", []):
         if address["family"] == "inet":
             return str(address["address"])
@@ -85,10 +85,10 @@ def test_a_rule_added_with_firewall_cmd_shows_with_its_owner(
 def test_rules_of_10_147_0_5_are_never_attributed_to_10_147_0_50() -> None:
     lab.require_lab()
     with lab.pinned_containers() as (five, fifty):
+        head = ["ipv4", "filter", "FORWARD", "42"]
         rules = [
-            ["ipv4", "filter", "FORWARD", "42", "-s", "10.147.0.5", "-d", "192.0.2.5", "-j", "REJECT"],
-            ["ipv4", "filter", "FORWARD", "42", "-s", "10.147.0.50/32", "-d", "192.0.2.50",
-             "-j", "REJECT"],
+            [*head, "-s", "10.147.0.5", "-d", "192.0.2.5", "-j", "REJECT"],
+            [*head, "-s", "10.147.0.50/32", "-d", "192.0.2.50", "-j", "REJECT"],
         ]
         for args in rules:
             lab.firewall_cmd("--direct", "--add-rule", *args)

@@ -40,7 +40,7 @@ async def test_cursor_stays_on_its_container_when_a_row_above_disappears() -> No
 async def test_a_backend_going_away_shows_a_banner_and_its_return_hides_it() -> None:
     containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
     app = app_on(containers, FakeFirewall())
-    async with app.run_test() as pilot:
+    async with app.run_test():
         banner = app.query_one(BackendBanner)
         view = app.query_one(ContainersView)
         await wait_until(lambda: view.table.row_count == 1)

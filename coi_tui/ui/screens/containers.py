@@ -115,7 +115,7 @@ class ContainersView(Vertical):
             f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]"
         )
         rows = {
-            str(rule): (str(rule.priority), rule.destination or "any", rule.verdict or "-", str(rule))
-            for rule in sorted(state.rules)
+            str(r): (str(r.priority), r.destination or "any", r.verdict or "-", str(r))
+            for r in sorted(state.rules)
         }
         reconcile_rows(detail, rows, ["prio", "dest", "verdict", "rule"], sort_key=int)
