@@ -38,6 +38,10 @@ def require_lab() -> None:
         )
 
 
+def incus_socket() -> Path:
+    return Path("/var/lib/incus/unix.socket")
+
+
 def incus(*args: str, timeout: float = 60) -> str:
     return run("incus", *args, timeout=timeout).stdout
 

@@ -108,6 +108,8 @@ class InventorySource:
         self._containers: ContainerBackend | None = None
         self._firewall: FirewallBackend | None = None
         self._gateways: dict[str, str | None] = {}
+        # While Incus is away, the last containers it listed still own their rules.
+        self._last_containers: list[Container] = []
 
     def snapshot(self) -> Inventory:
         statuses: list[BackendStatus] = []
@@ -120,9 +122,11 @@ class InventorySource:
             for network in {c.network for c in containers if c.network} - self._gateways.keys():
                 net = self._containers.get_network(network)
                 self._gateways[network] = net.gateway if net else None
+            self._last_containers = containers
             statuses.append(BackendStatus("incus", True))
         except CoiTuiError as error:
             self._drop_containers()
+            containers = self._last_containers
             statuses.append(BackendStatus("incus", False, str(error)))
         try:
             if self._firewall is None:

@@ -51,3 +51,15 @@ async def test_a_backend_going_away_shows_a_banner_and_its_return_hides_it() -> 
         containers.down = None
         await wait_until(lambda: not banner.display)
         assert view.table.row_count == 1
+
+
+async def test_the_last_known_containers_stay_listed_while_incus_is_away() -> None:
+    containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
+    app = app_on(containers, FakeFirewall())
+    async with app.run_test():
+        banner = app.query_one(BackendBanner)
+        view = app.query_one(ContainersView)
+        await wait_until(lambda: view.table.row_count == 1)
+        containers.down = "Incus socket not found"
+        await wait_until(lambda: bool(banner.display))
+        assert view.table.row_count == 1
