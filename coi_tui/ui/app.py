@@ -15,6 +15,7 @@ from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.messages import InventoryUpdated
 from coi_tui.ui.paths import stylesheets
 from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.screens.rules import RulesView
 from coi_tui.ui.widgets.banner import BackendBanner
 
 
@@ -38,6 +39,7 @@ class CoiApp(App[int]):
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("p", "pause", "Pause", id="app.pause"),
         Binding("1", "view('containers')", "Containers", show=False, id="app.view.containers"),
+        Binding("2", "view('rules')", "Rules", show=False, id="app.view.rules"),
     ]
 
     def __init__(
@@ -64,6 +66,8 @@ class CoiApp(App[int]):
         with TabbedContent(id="views", initial="containers"):
             with TabPane("Containers [1]", id="containers"):
                 yield ContainersView(id="containers-view")
+            with TabPane("Rules [2]", id="rules"):
+                yield RulesView(id="rules-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -86,6 +90,7 @@ class CoiApp(App[int]):
         self.inventory = message.inventory
         self.query_one(BackendBanner).show_status(message.inventory.backends)
         self.query_one(ContainersView).show_inventory(message.inventory)
+        self.query_one(RulesView).show_inventory(message.inventory)
 
     def action_refresh(self) -> None:
         if self._poller is not None:
