@@ -1,0 +1,187 @@
+"""What a change to COI's isolation is: the plans behind apply, re-apply and remove.
+
+Plans are computed here from fresh state (containers, live rules, settings, resolved allowlist)
+and handed to the firewall engine as jobs; the CLI's --dry-run and the TUI's review show the
+very same Plan object the engine then runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from coi_tui.backends import conntrack
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.engine import Job
+from coi_tui.errors import BadInput, CoiTuiError
+from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
+from coi_tui.services.inventory import mode_of
+from coi_tui.services.planner import concat, plan_removal, plan_transition
+from coi_tui.services.policy import desired_rules, owned_by
+from coi_tui.services.resolve import Resolution, resolve_allowlist
+
+Resolver = Callable[[NetworkSettings], Resolution]
+
+
+def default_resolver(settings: NetworkSettings) -> Resolution:
+    return resolve_allowlist(
+        settings.allowed_domains, allow_local=settings.allow_local_network_access
+    )
+
+
+def parse_mode(value: str) -> Mode:
+    try:
+        return Mode(value)
+    except ValueError:
+        raise BadInput(
+            f"unknown mode {value!r} (expected open, restricted or allowlist)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A previewable change: the plan, and what to record once it has run."""
+
+    plan: Plan
+    targets: tuple[Container, ...]
+    mode: Mode | None  # recorded on each target after a successful run
+    resolution: Resolution | None = None
+    forget_mode: bool = False  # a removal also forgets the recorded mode
+
+
+class ChangePlanner:
+    def __init__(
+        self,
+        containers: ContainerBackend,
+        settings: NetworkSettings,
+        resolver: Resolver = default_resolver,
+    ) -> None:
+        self._containers = containers
+        self._settings = settings
+        self._resolver = resolver
+        self._gateways: dict[str, str | None] = {}
+
+    def find(self, names: Sequence[str]) -> list[Container]:
+        """The named containers, each running with an IPv4; BadInput otherwise."""
+        known = {c.name: c for c in self._containers.list_containers()}
+        found = []
+        for name in dict.fromkeys(names):
+            container = known.get(name)
+            if container is None:
+                raise BadInput(f"no such container: {name}")
+            if container.ipv4 is None:
+                raise BadInput(
+                    f"{name} has no IPv4 address (status {container.status}): start it first"
+                )
+            found.append(container)
+        return found
+
+    def _gateway(self, container: Container) -> str | None:
+        network = container.network
+        if network is None:
+            return None
+        if network not in self._gateways:
+            net = self._containers.get_network(network)
+            self._gateways[network] = net.gateway if net else None
+        return self._gateways[network]
+
+    def _desired(
+        self, container: Container, mode: Mode, resolution: Resolution | None
+    ) -> tuple[DirectRule, ...]:
+        assert container.ipv4 is not None
+        allowed = resolution.ips if resolution else ()
+        return desired_rules(
+            container.ipv4, mode, self._settings, self._gateway(container), allowed
+        )
+
+    def _resolution(self, modes: Iterable[Mode]) -> Resolution | None:
+        if Mode.ALLOWLIST not in set(modes):
+            return None
+        if not self._settings.allowed_domains:
+            raise BadInput("allowlist mode requires at least one allowed domain")
+        resolution = self._resolver(self._settings)
+        if not resolution.ips:
+            reasons = "; ".join(f"{d}: {r}" for d, r in resolution.failed.items())
+            raise BadInput(f"failed to resolve any allowed domains: {reasons or 'none allowed'}")
+        return resolution
+
+    def apply(self, names: Sequence[str], mode: Mode, live: Iterable[DirectRule]) -> Change:
+        targets = self.find(names)
+        live = tuple(live)
+        resolution = self._resolution([mode])
+        plans = [
+            plan_transition(
+                [r for r in live if owned_by(r, c.ipv4 or "")],
+                self._desired(c, mode, resolution),
+                container=c.name,
+                present=live,
+            )
+            for c in targets
+        ]
+        title = f"{mode.value} for {', '.join(c.name for c in targets)}"
+        return Change(concat(plans, title), tuple(targets), mode, resolution)
+
+    def reapply(self, live: Iterable[DirectRule], *, only_recorded: bool = False) -> Change:
+        """Desired rules back wherever they drifted: every container with a mode (recorded, or
+        with `only_recorded=False` also inferred from its rules)."""
+        live = tuple(live)
+        wanted: list[tuple[Container, Mode, list[DirectRule]]] = []
+        for c in self._containers.list_containers():
+            if c.ipv4 is None:
+                continue
+            mine = [r for r in live if owned_by(r, c.ipv4)]
+            mode, _source = mode_of(c, mine)
+            if mode is None or (only_recorded and not c.mode_key):
+                continue
+            wanted.append((c, mode, mine))
+        resolution = self._resolution(m for _, m, _ in wanted)
+        plans = [
+            plan_transition(mine, self._desired(c, mode, resolution), container=c.name,
+                            present=live)
+            for c, mode, mine in wanted
+        ]
+        plan = concat((p for p in plans if not p.empty), "re-apply drifted rules")
+        drifted = {s.container for s in plan.steps}
+        return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
+
+    def remove(self, names: Sequence[str], live: Iterable[DirectRule]) -> Change:
+        known = {c.name: c for c in self._containers.list_containers()}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise BadInput(f"no such container: {missing[0]}")
+        targets = [known[n] for n in dict.fromkeys(names)]
+        live = tuple(live)
+        plans = [
+            plan_removal([r for r in live if c.ipv4 and owned_by(r, c.ipv4)], container=c.name)
+            for c in targets
+        ]
+        title = f"remove the rules of {', '.join(c.name for c in targets)}"
+        return Change(concat(plans, title), tuple(targets), None, forget_mode=True)
+
+
+def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[], None]:
+    """After a successful run: remember each container's mode (or forget it on removal) and
+    cut the flows the new rules would no longer let start."""
+
+    def done() -> None:
+        for container in change.targets:
+            if change.mode is not None:
+                containers.set_config(container, MODE_CONFIG_KEY, change.mode.value)
+            elif change.forget_mode:
+                containers.set_config(container, MODE_CONFIG_KEY, None)
+            if container.ipv4 and not change.forget_mode and change.mode is not Mode.OPEN:
+                # best effort: the rules are in place; old flows would just live until they end
+                with contextlib.suppress(CoiTuiError):
+                    conntrack.flush_source(container.ipv4)
+
+    return done
+
+
+def job_for(change: Change, containers: ContainerBackend, kind: str = "change") -> Job:
+    plan = change.plan
+
+    def build(_firewall: FirewallBackend) -> Plan:
+        return plan  # exactly what was previewed; each step re-checks itself when it runs
+
+    return Job(plan.title, build, record_outcome(change, containers), kind)

@@ -1,0 +1,89 @@
+"""Shared by apply and remove: preview a Change, or run it through the firewall engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.backends.firewalld import open_firewall
+from coi_tui.changes import Change, ChangePlanner, job_for
+from coi_tui.cli.output import print_json
+from coi_tui.cli.settings import settings_from_args
+from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
+from coi_tui.models import Plan
+from coi_tui.services.audit import AuditLog
+from coi_tui.wiring import Scope, open_containers
+
+BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]
+
+
+def plan_record(plan: Plan) -> list[dict[str, object]]:
+    return [
+        {
+            "action": s.action.value,
+            "container": s.container,
+            "rule": str(s.rule),
+            "argv": s.rule.cli_args(),
+            "why": s.why,
+        }
+        for s in plan.steps
+    ]
+
+
+def print_plan(plan: Plan) -> None:
+    print(f"plan: {plan.title} ({len(plan)} step(s))")
+    for step in plan.steps:
+        print(f"  {step}   [{step.container}]" if step.container else f"  {step}")
+    if plan.empty:
+        print("  nothing to change")
+
+
+def run_change(args: argparse.Namespace, build: BuildChange) -> int:
+    settings = settings_from_args(args)
+    if getattr(args, "allow", None):
+        settings = replace(settings, allowed_domains=tuple(args.allow))
+    containers: ContainerBackend = open_containers(Scope.from_args(args))
+    firewall = open_firewall("auto")
+    try:
+        change = build(ChangePlanner(containers, settings), firewall)
+    finally:
+        firewall.close()
+    as_json = getattr(args, "json", False)
+    if args.dry_run:
+        if as_json:
+            print_json({"title": change.plan.title, "steps": plan_record(change.plan),
+                        "applied": False})
+        else:
+            print_plan(change.plan)
+        return 0
+    finished: list[JobFinished] = []
+
+    def report(event: EngineEvent) -> None:
+        if isinstance(event, StepDone) and not as_json:
+            mark = "ok  " if event.ok else "FAIL"
+            print(f"[{event.index}/{event.total}] {mark} {event.step}  ({event.detail})")
+        elif isinstance(event, JobFinished):
+            finished.append(event)
+
+    engine = FirewallEngine(lambda: open_firewall("auto"), report, AuditLog()).start()
+    try:
+        engine.submit(job_for(change, containers))
+        engine.wait_idle()
+    finally:
+        engine.stop()
+        containers.close()
+    (result,) = finished
+    if as_json:
+        print_json({"title": change.plan.title, "steps": plan_record(change.plan),
+                    "applied": result.ok, "error": result.error,
+                    "verify_diff": list(result.verify_diff)})
+    elif result.ok:
+        print(f"done: {change.plan.title}")
+    if not result.ok:
+        detail = "; ".join(result.verify_diff) or result.error
+        print(f"coi-tui: {change.plan.title} failed: {detail}", file=sys.stderr)
+        return 1
+    return 0

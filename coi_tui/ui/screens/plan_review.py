@@ -1,0 +1,67 @@
+"""Plan review: the exact rules a change adds and removes, before anything runs.
+
+Cancel is focused, so a stray Enter never applies; y applies, n and Esc cancel.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from coi_tui.models import Plan, StepAction
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    return [
+        f"{'+' if step.action is StepAction.ADD else '-'} {step.rule}"
+        + (f"   [{step.container}]" if step.container else "")
+        for step in plan.steps
+    ]
+
+
+class PlanReview(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "apply", "Apply", id="plan.apply"),
+        Binding("n,escape", "cancel", "Cancel", id="plan.cancel"),
+    ]
+
+    def __init__(self, plan: Plan, title: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.title_text = title or plan.title or "Review the plan"
+
+    def compose(self) -> ComposeResult:
+        adds = sum(1 for s in self.plan.steps if s.action is StepAction.ADD)
+        removes = len(self.plan) - adds
+        with Vertical(id="plan-dialog"):
+            yield Label(self.title_text, id="plan-title")
+            if self.plan.empty:
+                yield Static("Nothing to change: the rules already match.", id="plan-summary")
+            else:
+                yield Static(
+                    f"{len(self.plan)} step(s): {adds} rule(s) to add, {removes} to remove, "
+                    "in fail-closed order", id="plan-summary",
+                )
+            with VerticalScroll(id="plan-steps"):
+                for line in plan_lines(self.plan):
+                    yield Static(line, classes="plan-add" if line[0] == "+" else "plan-remove",
+                                 markup=False)
+            with Horizontal(id="plan-buttons"):
+                yield Button("Cancel \\[n]", id="plan-cancel", variant="primary")
+                yield Button("Apply \\[y]", id="plan-apply", variant="warning",
+                             disabled=self.plan.empty)
+
+    def on_mount(self) -> None:
+        self.query_one("#plan-cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "plan-apply" and not self.plan.empty)
+
+    def action_apply(self) -> None:
+        self.dismiss(not self.plan.empty)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
