@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from coi_tui.backends import conntrack
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.engine import Job
+from coi_tui.engine import Built, Job
 from coi_tui.errors import BadInput, CoiTuiError
 from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
 from coi_tui.services.inventory import mode_of
@@ -57,14 +57,14 @@ class ChangePlanner:
         settings: NetworkSettings,
         resolver: Resolver = default_resolver,
     ) -> None:
-        self._containers = containers
+        self.containers = containers
         self._settings = settings
         self._resolver = resolver
         self._gateways: dict[str, str | None] = {}
 
     def find(self, names: Sequence[str]) -> list[Container]:
         """The named containers, each running with an IPv4; BadInput otherwise."""
-        known = {c.name: c for c in self._containers.list_containers()}
+        known = {c.name: c for c in self.containers.list_containers()}
         found = []
         for name in dict.fromkeys(names):
             container = known.get(name)
@@ -82,7 +82,7 @@ class ChangePlanner:
         if network is None:
             return None
         if network not in self._gateways:
-            net = self._containers.get_network(network)
+            net = self.containers.get_network(network)
             self._gateways[network] = net.gateway if net else None
         return self._gateways[network]
 
@@ -127,7 +127,7 @@ class ChangePlanner:
         with `only_recorded=False` also inferred from its rules)."""
         live = tuple(live)
         wanted: list[tuple[Container, Mode, list[DirectRule]]] = []
-        for c in self._containers.list_containers():
+        for c in self.containers.list_containers():
             if c.ipv4 is None:
                 continue
             mine = [r for r in live if owned_by(r, c.ipv4)]
@@ -146,7 +146,7 @@ class ChangePlanner:
         return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
 
     def remove(self, names: Sequence[str], live: Iterable[DirectRule]) -> Change:
-        known = {c.name: c for c in self._containers.list_containers()}
+        known = {c.name: c for c in self.containers.list_containers()}
         missing = [n for n in names if n not in known]
         if missing:
             raise BadInput(f"no such container: {missing[0]}")
@@ -179,9 +179,8 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
 
 
 def job_for(change: Change, containers: ContainerBackend, kind: str = "change") -> Job:
-    plan = change.plan
+    def build(_firewall: FirewallBackend) -> Built:
+        # exactly what was previewed; each step re-checks itself when it runs
+        return change.plan, record_outcome(change, containers)
 
-    def build(_firewall: FirewallBackend) -> Plan:
-        return plan  # exactly what was previewed; each step re-checks itself when it runs
-
-    return Job(plan.title, build, record_outcome(change, containers), kind)
+    return Job(change.plan.title, build, kind)

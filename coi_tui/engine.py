@@ -58,11 +58,14 @@ EngineEvent = JobStarted | StepDone | JobFinished | Notice
 EventSink = Callable[[EngineEvent], None]
 
 
+# What a job runs, and what to do once it succeeded (e.g. record the mode).
+Built = tuple[Plan, Callable[[], None] | None]
+
+
 @dataclass(frozen=True)
 class Job:
     title: str
-    build: Callable[[FirewallBackend], Plan]  # runs on the worker, against fresh state
-    on_success: Callable[[], None] | None = None
+    build: Callable[[FirewallBackend], Built]  # runs on the worker, against fresh state
     kind: str = "change"
     job_id: int = field(default=0, compare=False)
 
@@ -99,7 +102,7 @@ class FirewallEngine:
     def submit(self, job: Job) -> int:
         job_id = next(self._ids)
         self._idle.clear()
-        self._jobs.put(Job(job.title, job.build, job.on_success, job.kind, job_id))
+        self._jobs.put(Job(job.title, job.build, job.kind, job_id))
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -152,7 +155,7 @@ class FirewallEngine:
     def _run_job(self, job: Job) -> None:
         try:
             firewall = self._firewall_backend()
-            plan = job.build(firewall)
+            plan, on_success = job.build(firewall)
         except CoiTuiError as error:
             self._drop_firewall()
             self._emit(JobFinished(job.job_id, job.title, ok=False, error=str(error)))
@@ -173,8 +176,8 @@ class FirewallEngine:
                                    error="verification found differences"))
             return
         try:
-            if job.on_success is not None:
-                job.on_success()
+            if on_success is not None:
+                on_success()
         except CoiTuiError as error:
             self._emit(JobFinished(job.job_id, job.title, ok=False, error=str(error)))
             return

@@ -1,4 +1,4 @@
-"""Incus over its unix socket with pylxd: instances with state in one call, networks, config, events.
+"""Incus over its unix socket with pylxd: instances with state in one call, networks, events.
 
 Every failure surfaces as a one-line CoiTuiError; no pylxd or requests traceback leaks out.
 """
@@ -16,14 +16,14 @@ from typing import Any
 
 os.environ.setdefault("PYLXD_WARNINGS", "none")  # unknown-field warnings would print over the TUI
 
-import requests  # noqa: E402
-from pylxd import Client  # noqa: E402
-from pylxd.client import EventType, _WebsocketClient  # noqa: E402
-from pylxd.exceptions import ClientConnectionFailed, LXDAPIException, NotFound  # noqa: E402
+import requests
+from pylxd import Client
+from pylxd.client import EventType, _WebsocketClient
+from pylxd.exceptions import ClientConnectionFailed, LXDAPIException, NotFound
 
-from coi_tui.backends.base import EventSink  # noqa: E402
-from coi_tui.errors import BackendUnavailable, BadInput, PermissionDenied  # noqa: E402
-from coi_tui.models import Container, Network  # noqa: E402
+from coi_tui.backends.base import EventSink
+from coi_tui.errors import BackendUnavailable, BadInput, PermissionDenied
+from coi_tui.models import Container, Network
 
 SOCKET_NAME = "unix.socket"
 
@@ -57,7 +57,8 @@ def _incus_errors(socket: Path) -> Iterator[None]:
     except (ClientConnectionFailed, requests.exceptions.ConnectionError) as error:
         if "Permission denied" in str(error) or "Errno 13" in str(error):
             raise _no_permission(socket) from error
-        raise BackendUnavailable(f"Incus at {socket} is not answering: is incusd running?") from error
+        reason = f"Incus at {socket} is not answering: is incusd running?"
+        raise BackendUnavailable(reason) from error
     except requests.exceptions.Timeout as error:
         raise BackendUnavailable(f"Incus at {socket} timed out") from error
     except LXDAPIException as error:
@@ -112,7 +113,7 @@ class IncusBackend:
 
     def list_containers(self) -> list[Container]:
         # One request with state for every instance (pylxd's own .all() drops the state).
-        params = {"recursion": 2}
+        params: dict[str, str | int | None] = {"recursion": 2}
         params |= {"all-projects": "true"} if self.all_projects else {"project": self.project}
         with _incus_errors(self.socket):
             response = self._client.api.instances.get(params=params)
@@ -212,7 +213,7 @@ class IncusEvents:
         while not self._stop.is_set():
             try:
                 self._socket = self._connect()
-            except Exception as error:  # noqa: BLE001 - any failure means "not connected yet"
+            except Exception as error:
                 self._sink("incus-down", {"reason": str(error)})
                 self._stop.wait(self._backoff(attempt))
                 attempt += 1
