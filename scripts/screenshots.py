@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 
 from coi_tui.models import NetworkSettings
 from coi_tui.ui.app import CoiApp
-from coi_tui.ui.run import real_watchers
-from coi_tui.wiring import Scope, inventory_source
+from coi_tui.ui.run import real_wiring
+from coi_tui.wiring import Scope
 
 SIZE = (132, 36)
 Shot = tuple[str, Callable[[Pilot[int]], Awaitable[None]]]
@@ -33,7 +33,7 @@ async def take(outdir: Path) -> list[Path]:
     scope = Scope()
     made = []
     for name, drive in SHOTS:
-        app = CoiApp(lambda: inventory_source(scope, NetworkSettings()), real_watchers(scope))
+        app = CoiApp(real_wiring(scope, NetworkSettings()))
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
                 if app.inventory.containers:

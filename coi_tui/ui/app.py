@@ -1,32 +1,58 @@
-"""The coi-tui application shell: header, backend banner, the views, footer with key hints."""
+"""The coi-tui application shell: header, backend banner, the views, the firewall worker's
+progress, footer with key hints. The UI thread never does I/O: the poller, the planner and the
+firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from coi_tui.models import Inventory
+from coi_tui.backends.base import FirewallBackend
+from coi_tui.changes import Change, ChangePlanner, job_for
+from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
+from coi_tui.errors import CoiTuiError
+from coi_tui.models import Inventory, Mode
+from coi_tui.recovery import ReloadRecovery
+from coi_tui.services.audit import AuditLog
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.poller import InventoryPoller
-from coi_tui.ui.messages import InventoryUpdated
+from coi_tui.ui.messages import ChangeFailed, ChangeReady, EngineUpdate, InventoryUpdated
 from coi_tui.ui.paths import stylesheets
 from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.screens.mode_picker import ModePicker
+from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.rules import RulesView
 from coi_tui.ui.widgets.banner import BackendBanner
+from coi_tui.ui.widgets.progress import ProgressPanel
 
 
 class Watcher(Protocol):
-    """Something that calls a wake-up callback from its own thread (events, signals)."""
+    """Something that reports events from its own thread (Incus events, firewalld signals)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
 
-WatcherFactory = Callable[[Callable[..., None]], Sequence[Watcher]]
+BackendEventSink = Callable[..., None]
+WatcherFactory = Callable[[BackendEventSink], Sequence[Watcher]]
+WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Everything the app talks to, built lazily in threads. Without a planner and a firewall
+    the app can only look (as with --read-only)."""
+
+    make_source: Callable[[], InventorySource]
+    watchers: WatcherFactory = lambda sink: ()
+    make_planner: Callable[[], ChangePlanner] | None = None
+    make_firewall: Callable[[], FirewallBackend] | None = None
+    audit: AuditLog = field(default_factory=AuditLog)
 
 
 class CoiApp(App[int]):
@@ -36,6 +62,10 @@ class CoiApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "toggle_help", "Help", key_display="?", id="app.help"),
+        Binding("m", "set_mode", "Mode", id="app.set_mode"),
+        Binding("f", "repair", "Fix drift", id="app.repair"),
+        Binding("d", "remove_rules", "Remove rules", id="app.remove_rules"),
+        Binding("c", "cancel_job", "Cancel job", show=False, id="app.cancel_job"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("p", "pause", "Pause", id="app.pause"),
         Binding("1", "view('containers')", "Containers", show=False, id="app.view.containers"),
@@ -44,21 +74,24 @@ class CoiApp(App[int]):
 
     def __init__(
         self,
-        make_source: Callable[[], InventorySource],
-        watchers: WatcherFactory = lambda wake: (),
+        wiring: Wiring,
         *,
         read_only: bool = False,
         poll_interval: float = 2.0,
     ) -> None:
         super().__init__()
-        self._make_source = make_source
-        self._make_watchers = watchers
+        self.wiring = wiring
         self._poll_interval = poll_interval
-        self.read_only = read_only
+        self.read_only = read_only or wiring.make_planner is None
         self.inventory = Inventory()
         self._poller: InventoryPoller | None = None
         self._watchers: Sequence[Watcher] = ()
         self._paused = False
+        self.engine: FirewallEngine | None = None
+        self._recovery: ReloadRecovery | None = None
+        if not self.read_only and wiring.make_firewall and wiring.make_planner:
+            self.engine = FirewallEngine(wiring.make_firewall, self._on_engine_event, wiring.audit)
+            self._recovery = ReloadRecovery(self.engine, wiring.make_planner)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -68,10 +101,15 @@ class CoiApp(App[int]):
                 yield ContainersView(id="containers-view")
             with TabPane("Rules [2]", id="rules"):
                 yield RulesView(id="rules-view")
+        yield ProgressPanel(id="progress")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(BackendBanner).display = False
+        if self.read_only:
+            self.sub_title = "READ-ONLY"
+        if self.engine is not None:
+            self.engine.start()
         # Backends are slow and blocking: build and run them off the UI thread.
         self.run_worker(self._start_polling, thread=True, group="poll", exit_on_error=False)
 
@@ -79,18 +117,120 @@ class CoiApp(App[int]):
         def publish(inventory: Inventory) -> None:
             self.post_message(InventoryUpdated(inventory))
 
-        poller = InventoryPoller(self._make_source(), publish, interval=self._poll_interval)
+        poller = InventoryPoller(self.wiring.make_source(), publish, interval=self._poll_interval)
         self._poller = poller
         poller.start()
-        self._watchers = self._make_watchers(poller.wake)
+        self._watchers = self.wiring.watchers(self._on_backend_event)
         for watcher in self._watchers:
             watcher.start()
 
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        self.post_message(EngineUpdate(event))
+
+    def _on_backend_event(self, event: str, payload: object = None) -> None:
+        """From watcher threads: any event means "look again"; a reload also means recover."""
+        if self._poller is not None:
+            self._poller.wake()
+        if self._recovery is not None:
+            self._recovery(event, payload)
+
+    # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
         self.query_one(BackendBanner).show_status(message.inventory.backends)
         self.query_one(ContainersView).show_inventory(message.inventory)
         self.query_one(RulesView).show_inventory(message.inventory)
+
+    def on_engine_update(self, message: EngineUpdate) -> None:
+        panel = self.query_one(ProgressPanel)
+        event = message.event
+        if isinstance(event, JobStarted):
+            panel.started(event)
+        elif isinstance(event, StepDone):
+            panel.step(event)
+        elif isinstance(event, JobFinished):
+            panel.finished(event)
+            if event.ok:
+                self.notify(f"{event.title}: done")
+            else:
+                self.notify(f"{event.title}: {event.error or 'failed'}", severity="error")
+            self.action_refresh()
+        elif isinstance(event, Notice):
+            panel.notice(event)
+            self.notify(event.text, severity="warning")
+
+    def on_change_ready(self, message: ChangeReady) -> None:
+        change, planner = message.change, message.planner
+
+        def decided(apply: bool | None) -> None:
+            if apply and self.engine is not None:
+                self.engine.submit(job_for(change, planner.containers))
+
+        self.push_screen(PlanReview(change.plan), decided)
+
+    def on_change_failed(self, message: ChangeFailed) -> None:
+        self.notify(message.reason, severity="error")
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self.read_only:
+            return None  # shown dimmed: visible but not possible
+        if action == "cancel_job":
+            return self.engine is not None and self.engine.busy
+        return True
+
+    def _selected_name(self) -> str | None:
+        state = self.query_one(ContainersView).selected()
+        return state.container.name if state else None
+
+    def _plan(self, build: Callable[[ChangePlanner, FirewallBackend], Change]) -> None:
+        make_planner, make_firewall = self.wiring.make_planner, self.wiring.make_firewall
+        if make_planner is None or make_firewall is None:
+            return
+
+        def work() -> None:
+            try:
+                planner = make_planner()
+                firewall = make_firewall()
+                try:
+                    change = build(planner, firewall)
+                finally:
+                    firewall.close()
+            except CoiTuiError as error:
+                self.post_message(ChangeFailed(str(error)))
+                return
+            self.post_message(ChangeReady(change, planner))
+
+        self.run_worker(work, thread=True, group="plan", exclusive=True, exit_on_error=False)
+
+    def action_set_mode(self) -> None:
+        state = self.query_one(ContainersView).selected()
+        if state is None:
+            return
+        name = state.container.name
+
+        def picked(mode: Mode | None) -> None:
+            if mode is not None:
+                self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
+
+        self.push_screen(ModePicker(name, state.mode), picked)
+
+    def action_repair(self) -> None:
+        state = self.query_one(ContainersView).selected()
+        if state is None or state.mode is None:
+            self.notify("no mode to repair: set one with m", severity="warning")
+            return
+        name, mode = state.container.name, state.mode
+        self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
+
+    def action_remove_rules(self) -> None:
+        name = self._selected_name()
+        if name is not None:
+            self._plan(lambda planner, fw: planner.remove([name], fw.list_rules()))
+
+    def action_cancel_job(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
 
     def action_refresh(self) -> None:
         if self._poller is not None:
@@ -116,3 +256,5 @@ class CoiApp(App[int]):
             watcher.stop()
         if self._poller is not None:
             self._poller.stop()
+        if self.engine is not None:
+            self.engine.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from coi_tui.changes import Change, ChangePlanner
+from coi_tui.engine import EngineEvent
 from coi_tui.models import Inventory
 
 
@@ -16,3 +18,26 @@ class InventoryUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, InventoryUpdated)
+
+
+class EngineUpdate(Message):
+    """An event of the firewall worker. Never coalesced: every step result must show."""
+
+    def __init__(self, event: EngineEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ChangeReady(Message):
+    """A change was planned off the UI thread and awaits review."""
+
+    def __init__(self, change: Change, planner: ChangePlanner) -> None:
+        super().__init__()
+        self.change = change
+        self.planner = planner
+
+
+class ChangeFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from coi_tui.backends.firewalld import FirewallSignals
+from coi_tui.backends.firewalld import FirewallSignals, open_firewall
 from coi_tui.backends.incus import IncusEvents
+from coi_tui.changes import ChangePlanner
 from coi_tui.cli.settings import settings_from_args
-from coi_tui.ui.app import CoiApp, Watcher
-from coi_tui.wiring import Scope, inventory_source
+from coi_tui.models import NetworkSettings
+from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wiring
+from coi_tui.wiring import Scope, inventory_source, open_containers
 
 
-def real_watchers(scope: Scope) -> Callable[[Callable[..., None]], Sequence[Watcher]]:
-    def make(wake: Callable[..., None]) -> Sequence[Watcher]:
+def real_watchers(scope: Scope) -> WatcherFactory:
+    def make(sink: BackendEventSink) -> Sequence[Watcher]:
         return (
-            IncusEvents(wake, project=scope.project, all_projects=scope.all_projects),
-            FirewallSignals(wake),
+            IncusEvents(sink, project=scope.project, all_projects=scope.all_projects),
+            FirewallSignals(sink),
         )
 
     return make
 
 
-def run_tui(args: argparse.Namespace) -> int:
-    scope = Scope.from_args(args)
-    settings = settings_from_args(args)
-    app = CoiApp(
-        lambda: inventory_source(scope, settings),
-        real_watchers(scope),
-        read_only=args.read_only,
+def real_wiring(scope: Scope, settings: NetworkSettings) -> Wiring:
+    return Wiring(
+        make_source=lambda: inventory_source(scope, settings),
+        watchers=real_watchers(scope),
+        make_planner=lambda: ChangePlanner(open_containers(scope), settings),
+        make_firewall=lambda: open_firewall("auto"),
     )
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    wiring = real_wiring(Scope.from_args(args), settings_from_args(args))
+    app = CoiApp(wiring, read_only=args.read_only)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0

@@ -10,9 +10,9 @@ import pytest
 
 from coi_tui.models import NetworkSettings
 from coi_tui.ui.app import CoiApp
-from coi_tui.ui.run import real_watchers
+from coi_tui.ui.run import real_wiring
 from coi_tui.ui.screens.containers import ContainersView
-from coi_tui.wiring import Scope, inventory_source
+from coi_tui.wiring import Scope
 from tests import lab_support as lab
 from tests.waiting import wait_until
 
@@ -22,12 +22,7 @@ THROWAWAY = "coi-lab-tui"
 
 
 def lab_app(poll_interval: float = 2.0) -> CoiApp:
-    scope = Scope()
-    return CoiApp(
-        lambda: inventory_source(scope, NetworkSettings()),
-        real_watchers(scope),
-        poll_interval=poll_interval,
-    )
+    return CoiApp(real_wiring(Scope(), NetworkSettings()), poll_interval=poll_interval)
 
 
 def cells(view: ContainersView, key: str) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coi_tui.services.inventory import InventorySource
-from coi_tui.ui.app import CoiApp
+from coi_tui.ui.app import CoiApp, Wiring
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.widgets.banner import BackendBanner
 from tests.unit.fakes import FakeContainers, FakeFirewall, lab_like_container
@@ -11,10 +11,8 @@ from tests.waiting import wait_until
 
 
 def app_on(containers: FakeContainers, firewall: FakeFirewall) -> CoiApp:
-    return CoiApp(
-        lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {}),
-        poll_interval=0.05,
-    )
+    source = Wiring(lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {}))
+    return CoiApp(source, poll_interval=0.05)
 
 
 def selected_name(view: ContainersView) -> str | None:
