@@ -41,7 +41,7 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
                     pass  # caught mid-write: keep the last good zone, retry next query
             return self._zone
 
-    def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
+    def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord | None:
         zone = self.zone()
         if zone.get("delay_ms"):
             time.sleep(zone["delay_ms"] / 1000)
@@ -55,7 +55,7 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
             reply.header.rcode = RCODE.SERVFAIL
             return reply
         if record.get("fail") == "drop":
-            return None  # type: ignore[return-value]  # dnslib sends nothing for None
+            return None  # dnslib sends no answer at all
         if request.q.qtype in (QTYPE.A, QTYPE.ANY):
             for ip in record.get("ips", []):
                 reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=record["ttl"]))

@@ -8,11 +8,20 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 
-from coi_tui.backends.firewalld.errors import from_reason, is_no_op
-from coi_tui.errors import BackendUnavailable
+from coi_tui.backends.firewalld.errors import (
+    ALREADY_ENABLED,
+    NOT_ENABLED,
+    UNKNOWN_INTERFACE,
+    add_action,
+    error_code,
+    reason_line,
+    refused,
+    remove_action,
+)
+from coi_tui.errors import BackendUnavailable, PermissionDenied
 from coi_tui.models import DirectRule
 
-NOT_RUNNING_RC = 252
+NOT_RUNNING_RC = 252  # firewall-cmd's exit status when firewalld does not answer
 
 
 def default_command() -> tuple[str, ...]:
@@ -30,18 +39,6 @@ def parse_rules(output: str) -> list[DirectRule]:
     return rules
 
 
-def reason_of(stderr: str, stdout: str = "") -> str:
-    """The firewalld reason in firewall-cmd's output, without its "Error:"/"Warning:" prefix."""
-    for line in (stderr + "\n" + stdout).splitlines():
-        line = line.strip()
-        for prefix in ("Error: ", "Warning: "):
-            if line.startswith(prefix):
-                return line.removeprefix(prefix)
-        if line.startswith("sudo:"):
-            return line
-    return (stderr or stdout).strip().splitlines()[-1] if (stderr or stdout).strip() else ""
-
-
 class CliFirewall:
     name = "sudo firewall-cmd"
 
@@ -49,53 +46,69 @@ class CliFirewall:
         self._command = tuple(command or default_command())
         self._timeout = timeout
 
-    def _run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, action: str, ok_codes: tuple[int, ...] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
         argv = [*self._command, *args]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self._timeout)
         except FileNotFoundError as error:
             raise BackendUnavailable(f"{argv[0]} not found: install firewalld") from error
         except subprocess.TimeoutExpired as error:
-            raise BackendUnavailable(f"{shlex.join(argv)} timed out") from error
-        if done.returncode == NOT_RUNNING_RC or "FirewallD is not running" in done.stderr:
+            raise BackendUnavailable(f"firewall-cmd did not answer (to {action})") from error
+        output = done.stderr + done.stdout
+        if "password is required" in output or "not allowed to execute" in output:
+            raise PermissionDenied(
+                f"sudo refused firewall-cmd (to {action}): {reason_line(done.stderr)}; "
+                "add: $USER ALL=(ALL) NOPASSWD: /usr/bin/firewall-cmd"
+            )
+        if done.returncode == NOT_RUNNING_RC or "FirewallD is not running" in output:
             raise BackendUnavailable("firewalld is not available or not running")
         if done.returncode not in ok_codes:
-            raise from_reason(reason_of(done.stderr, done.stdout) or f"rc {done.returncode}")
+            raise refused(action, done.stderr or done.stdout or f"exit status {done.returncode}")
         return done
 
-    def _changed(self, verb: str, rule: DirectRule) -> bool:
-        # firewall-cmd exits 0 with a warning for a duplicate add or a missing remove
-        done = self._run("--direct", verb, *rule.cli_args())
-        return not is_no_op(reason_of(done.stderr))
+    def _changed(self, verb: str, rule: DirectRule, action: str, no_op: str) -> bool:
+        # firewall-cmd exits 0 and warns for a duplicate add or a missing remove
+        done = self._run("--direct", verb, *rule.cli_args(), action=action)
+        return error_code(reason_line(done.stderr)) != no_op
 
     def state(self) -> str:
-        return self._run("--state").stdout.strip()
+        return self._run("--state", action="read firewalld's state").stdout.strip()
 
     def list_rules(self) -> list[DirectRule]:
-        return parse_rules(self._run("--direct", "--get-all-rules").stdout)
+        done = self._run("--direct", "--get-all-rules", action="list direct rules")
+        return parse_rules(done.stdout)
 
     def add_rule(self, rule: DirectRule) -> bool:
-        return self._changed("--add-rule", rule)
+        return self._changed("--add-rule", rule, add_action(rule), ALREADY_ENABLED)
 
     def remove_rule(self, rule: DirectRule) -> bool:
-        return self._changed("--remove-rule", rule)
+        return self._changed("--remove-rule", rule, remove_action(rule), NOT_ENABLED)
 
     def query_rule(self, rule: DirectRule) -> bool:
-        return self._run("--direct", "--query-rule", *rule.cli_args(), ok_codes=(0, 1)).returncode == 0
+        done = self._run("--direct", "--query-rule", *rule.cli_args(),
+                         action=f"query rule [{rule}]", ok_codes=(0, 1))
+        return done.returncode == 0
 
     def zone_of_interface(self, interface: str) -> str | None:
-        done = self._run(f"--get-zone-of-interface={interface}", ok_codes=(0, 2))
+        done = self._run(f"--get-zone-of-interface={interface}",
+                         action=f"read the zone of {interface}", ok_codes=(0, 2))
         return done.stdout.strip() if done.returncode == 0 else None
 
     def remove_interface(self, zone: str, interface: str) -> bool:
         zone = zone or self.zone_of_interface(interface) or ""
         if not zone:
             return False
-        done = self._run(f"--zone={zone}", f"--remove-interface={interface}")
-        return not reason_of(done.stderr).startswith(("UNKNOWN_INTERFACE", "NOT_ENABLED"))
+        done = self._run(f"--zone={zone}", f"--remove-interface={interface}",
+                         action=f"remove {interface} from zone {zone}")
+        return error_code(reason_line(done.stderr)) not in (UNKNOWN_INTERFACE, NOT_ENABLED)
 
-    def masquerade_enabled(self) -> bool:
-        return self._run("--query-masquerade", ok_codes=(0, 1)).returncode == 0
+    def masquerade_enabled(self, zone: str | None = None) -> bool:
+        args = [f"--zone={zone}"] if zone else []
+        done = self._run(*args, "--query-masquerade", action="query masquerade",
+                         ok_codes=(0, 1))
+        return done.returncode == 0
 
     def close(self) -> None:
         pass

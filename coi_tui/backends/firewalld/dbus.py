@@ -16,7 +16,7 @@ from jeepney import DBusAddress, Properties, new_method_call
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import DBusErrorResponse, unwrap_msg
 
-from coi_tui.backends.firewalld.common import (
+from coi_tui.backends.firewalld.errors import (
     ALREADY_ENABLED,
     NOT_ENABLED,
     UNKNOWN_INTERFACE,
@@ -37,7 +37,10 @@ ZONE = MAIN.with_interface(f"{BUS_NAME}.zone")
 
 _FIREWALLD_EXCEPTION = f"{BUS_NAME}.Exception"
 _NOT_AUTHORIZED = f"{BUS_NAME}.NotAuthorizedException"
-_NO_FIREWALLD = {"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner"}
+_NO_FIREWALLD = {
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+}
 _NO_ANSWER = {"org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.Timeout"}
 _DENIED = {"org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.DBus.Error.AuthFailed"}
 
@@ -46,7 +49,8 @@ DEFAULT_TIMEOUT = 25.0  # the D-Bus default; a big reload can keep firewalld bus
 
 def bus_description(bus: str) -> str:
     if bus == "SYSTEM":
-        return os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or "unix:path=/var/run/dbus/system_bus_socket"
+        default = "unix:path=/var/run/dbus/system_bus_socket"
+        return os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or default
     return bus
 
 
@@ -110,9 +114,8 @@ class DBusFirewall:
             except OSError as error:
                 self._conn.close()
                 self._conn = None
-                raise BackendUnavailable(
-                    f"lost the system D-Bus connection ({error.strerror or errno.errorcode.get(error.errno or 0, error)})"
-                ) from error
+                reason = error.strerror or errno.errorcode.get(error.errno or 0, str(error))
+                raise BackendUnavailable(f"lost the system D-Bus connection ({reason})") from error
         try:
             result: tuple[Any, ...] = unwrap_msg(reply)
         except DBusErrorResponse as error:
@@ -198,7 +201,9 @@ def _error_for(name: str, reason: str, action: str) -> CoiTuiError:
     if name in _DENIED:
         return PermissionDenied(f"the system D-Bus refused {action}: {reason_line(reason)}")
     if name in _NO_FIREWALLD:
-        return BackendUnavailable(f"firewalld is not running (nobody owns {BUS_NAME} on the system D-Bus)")
+        return BackendUnavailable(
+            f"firewalld is not running (nobody owns {BUS_NAME} on the system D-Bus)"
+        )
     if name in _NO_ANSWER:
         return BackendUnavailable(f"firewalld did not answer (to {action}): {reason_line(reason)}")
     if name == _FIREWALLD_EXCEPTION:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 from jeepney import MatchRule, message_bus
 from jeepney.io.blocking import DBusConnection, Proxy, open_dbus_connection
@@ -60,7 +61,7 @@ class FirewallSignals:
         while not self._stop.is_set():
             try:
                 conn = self._subscribe()
-            except Exception as error:  # noqa: BLE001 - no bus yet: retry until stopped
+            except Exception as error:  # no bus yet: retry until stopped
                 self._sink("dbus-down", {"reason": str(error)})
                 self._stop.wait(1.0)
                 continue
@@ -74,14 +75,14 @@ class FirewallSignals:
                 message = conn.receive(timeout=self._poll)
             except TimeoutError:
                 continue
-            except Exception as error:  # noqa: BLE001 - the bus went away: resubscribe
+            except Exception as error:  # the bus went away: resubscribe
                 self._sink("dbus-down", {"reason": str(error)})
                 return
             for name, rule in RULES.items():
                 if rule.matches(message):
                     self._dispatch(name, message.body)
 
-    def _dispatch(self, name: str, body: tuple[object, ...]) -> None:
+    def _dispatch(self, name: str, body: tuple[Any, ...]) -> None:
         if name == "NameOwnerChanged":
             new_owner = body[2] if len(body) > 2 else ""
             self._sink("firewalld-up" if new_owner else "firewalld-down", {})
@@ -92,5 +93,5 @@ class FirewallSignals:
             self._sink(
                 name,
                 {"ipv": ipv, "table": table, "chain": chain, "priority": priority,
-                 "args": tuple(args)},  # type: ignore[call-overload]
+                 "args": tuple(args)},
             )
