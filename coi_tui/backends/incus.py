@@ -136,12 +136,15 @@ class IncusBackend:
                 current = api.get(params=params).json()["metadata"]
             except NotFound as error:
                 raise BadInput(f"no such container: {container.name}") from error
-            config = dict(current.get("config") or {})
-            if value is None:
-                config.pop(key, None)
-            else:
-                config[key] = value
-            api.patch(json={"config": config}, params=params)
+            if value is not None:
+                api.patch(json={"config": {key: value}}, params=params)
+            elif key in (current.get("config") or {}):
+                # PATCH merges, so only a PUT of the whole writable record drops a key
+                writable = ("architecture", "config", "devices", "ephemeral", "profiles",
+                            "stateful", "description")
+                record = {k: current[k] for k in writable if k in current}
+                record["config"] = {k: v for k, v in current["config"].items() if k != key}
+                api.put(json=record, params=params)
 
     def close(self) -> None:
         session = getattr(self._client.api, "session", None)
