@@ -3,7 +3,7 @@ its old and new policy, and the plan ends exactly at the desired set."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coi_tui.models import DirectRule, Mode, NetworkSettings, Plan, StepAction
@@ -73,7 +73,7 @@ def never_beyond_the_more_permissive(
     return all(allowed_either or not may_allow(s, dest) for s in states(old, plan))
 
 
-@settings(max_examples=1500)
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(old=policies, new=policies, dest=destinations)
 def test_no_intermediate_state_allows_what_both_policies_reject(
     old: frozenset[DirectRule], new: frozenset[DirectRule], dest: str
@@ -82,7 +82,7 @@ def test_no_intermediate_state_allows_what_both_policies_reject(
     assert never_beyond_the_more_permissive(old, new, plan, dest)
 
 
-@settings(max_examples=1500)
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(old=st.frozensets(rules, max_size=8), new=st.frozensets(rules, max_size=8),
        dest=destinations)
 def test_the_order_holds_for_arbitrary_rule_sets_too(
@@ -92,7 +92,7 @@ def test_the_order_holds_for_arbitrary_rule_sets_too(
     assert never_beyond_the_more_permissive(old, new, plan, dest)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(old=policies, new=policies)
 def test_the_plan_ends_exactly_at_the_desired_set(
     old: frozenset[DirectRule], new: frozenset[DirectRule]
@@ -101,7 +101,7 @@ def test_the_plan_ends_exactly_at_the_desired_set(
     assert states(old, plan)[-1] == set(new)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy=policies)
 def test_desired_to_desired_is_an_empty_plan(policy: frozenset[DirectRule]) -> None:
     assert plan_transition(policy, policy, present=(BASE_RULE,)).empty

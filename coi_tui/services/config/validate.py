@@ -1,0 +1,87 @@
+"""Validation of a config document before anything is written: every problem, one line each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError
+
+from coi_tui.services.config.errors import ConfigError
+from coi_tui.services.config.schema import KEYS, hostname_or_ipv4_problem
+
+TYPE_NAMES = {str: "a string", bool: "a boolean (true/false)", int: "an integer",
+              list: "an array of strings"}
+
+
+def parse_toml(text: str, source: str = "config") -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except ParseError as error:
+        raise ConfigError(
+            f"{source}: TOML syntax error at line {error.line}, column {error.col}: "
+            f"{str(error).split(' at line')[0]}"
+        ) from None
+
+
+def _type_ok(kind: type, value: Any) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _flatten(prefix: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}.{name}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(key, value))
+        else:
+            flat[key] = value
+    return flat
+
+
+def problems(document: Mapping[str, Any]) -> list[str]:
+    """Every problem of the [network] table (other sections belong to COI and are kept)."""
+    network = document.get("network")
+    if network is None:
+        return []
+    if not isinstance(network, Mapping):
+        return [f"network: expected a table, got {type(network).__name__}"]
+    found = []
+    values = _flatten("network", network)
+    for name, value in values.items():
+        key = KEYS.get(name)
+        if key is None:
+            found.append(f"{name}: unknown key (a typo would be ignored by COI) = {value!r}")
+            continue
+        if not _type_ok(key.kind, value):
+            found.append(f"{name}: expected {TYPE_NAMES[key.kind]}, got {value!r}")
+            continue
+        if (problem := key.check(value)) is not None:
+            found.append(f"{name}: {problem}")
+    domains = values.get("network.allowed_domains")
+    if isinstance(domains, list):
+        seen: set[str] = set()
+        for entry in domains:
+            if not isinstance(entry, str):
+                found.append(f"network.allowed_domains: {entry!r} is not a string")
+                continue
+            if (problem := hostname_or_ipv4_problem(entry)) is not None:
+                found.append(f"network.allowed_domains: {entry!r} is {problem}")
+            elif entry.lower() in seen:
+                found.append(f"network.allowed_domains: {entry!r} is listed twice")
+            seen.add(entry.lower())
+    if values.get("network.mode") == "allowlist" and domains == []:
+        found.append("network.allowed_domains: allowlist mode requires at least one allowed "
+                     "domain (the list is empty)")
+    return found
+
+
+def check(document: Mapping[str, Any], source: str = "config") -> None:
+    """Raise ConfigError with the first problem (the CLI's one line); all are in problems()."""
+    found = problems(document)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ConfigError(f"{source}: {found[0]}{more}")
