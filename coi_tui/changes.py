@@ -145,6 +145,24 @@ class ChangePlanner:
         drifted = {s.container for s in plan.steps}
         return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
 
+    def after_settings_change(self, old: NetworkSettings, live: Iterable[DirectRule]) -> Change:
+        """What a saved config means for running containers (this planner has the new
+        settings): a new default mode goes to the containers that run the old default; other
+        changes (flags, allowlist) re-apply every container with a mode."""
+        live = tuple(live)
+        if old.mode is not self._settings.mode:
+            followers = []
+            for c in self.containers.list_containers():
+                if c.ipv4 is None:
+                    continue
+                mode, _source = mode_of(c, [r for r in live if owned_by(r, c.ipv4)])
+                if mode is old.mode:
+                    followers.append(c.name)
+            if not followers:
+                return Change(Plan((), "no container runs the old default mode"), (), None)
+            return self.apply(followers, self._settings.mode, live)
+        return self.reapply(live)
+
     def remove(self, names: Sequence[str], live: Iterable[DirectRule]) -> Change:
         known = {c.name: c for c in self.containers.list_containers()}
         missing = [n for n in names if n not in known]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from textual.app import App, ComposeResult
@@ -16,13 +17,16 @@ from coi_tui.backends.base import FirewallBackend
 from coi_tui.changes import Change, ChangePlanner, job_for
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.errors import CoiTuiError
-from coi_tui.models import Inventory, Mode
+from coi_tui.models import Inventory, Mode, NetworkSettings
 from coi_tui.recovery import ReloadRecovery
 from coi_tui.services.audit import AuditLog
+from coi_tui.services.config import Locations
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.messages import ChangeFailed, ChangeReady, EngineUpdate, InventoryUpdated
 from coi_tui.ui.paths import stylesheets
+from coi_tui.ui.screens.apply_offer import ApplyOffer
+from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_changed
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.plan_review import PlanReview
@@ -50,9 +54,11 @@ class Wiring:
 
     make_source: Callable[[], InventorySource]
     watchers: WatcherFactory = lambda sink: ()
-    make_planner: Callable[[], ChangePlanner] | None = None
+    make_planner: Callable[[NetworkSettings], ChangePlanner] | None = None
     make_firewall: Callable[[], FirewallBackend] | None = None
     audit: AuditLog = field(default_factory=AuditLog)
+    settings: NetworkSettings = field(default_factory=NetworkSettings)
+    config: tuple[Path, Locations] | None = None  # the file the Config view edits
 
 
 class CoiApp(App[int]):
@@ -70,6 +76,7 @@ class CoiApp(App[int]):
         Binding("p", "pause", "Pause", id="app.pause"),
         Binding("1", "view('containers')", "Containers", show=False, id="app.view.containers"),
         Binding("2", "view('rules')", "Rules", show=False, id="app.view.rules"),
+        Binding("3", "view('config')", "Config", show=False, id="app.view.config"),
     ]
 
     def __init__(
@@ -84,28 +91,40 @@ class CoiApp(App[int]):
         self._poll_interval = poll_interval
         self.read_only = read_only or wiring.make_planner is None
         self.inventory = Inventory()
+        # The main screen's widgets, kept so that handlers reach them while a modal is on top
+        # (App.query_one looks at the active screen only).
+        self.banner = BackendBanner(id="banner")
+        self.views = TabbedContent(id="views", initial="containers")
+        self.containers_view = ContainersView(id="containers-view")
+        self.rules_view = RulesView(id="rules-view")
+        self.progress = ProgressPanel(id="progress")
         self._poller: InventoryPoller | None = None
         self._watchers: Sequence[Watcher] = ()
         self._paused = False
+        self.settings = wiring.settings
         self.engine: FirewallEngine | None = None
         self._recovery: ReloadRecovery | None = None
         if not self.read_only and wiring.make_firewall and wiring.make_planner:
             self.engine = FirewallEngine(wiring.make_firewall, self._on_engine_event, wiring.audit)
-            self._recovery = ReloadRecovery(self.engine, wiring.make_planner)
+            make_planner = wiring.make_planner
+            self._recovery = ReloadRecovery(self.engine, lambda: make_planner(self.settings))
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
-        yield BackendBanner(id="banner")
-        with TabbedContent(id="views", initial="containers"):
+        yield self.banner
+        with self.views:
             with TabPane("Containers [1]", id="containers"):
-                yield ContainersView(id="containers-view")
+                yield self.containers_view
             with TabPane("Rules [2]", id="rules"):
-                yield RulesView(id="rules-view")
-        yield ProgressPanel(id="progress")
+                yield self.rules_view
+            if self.wiring.config is not None:
+                with TabPane("Config [3]", id="config"):
+                    yield ConfigView(*self.wiring.config, id="config-view")
+        yield self.progress
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(BackendBanner).display = False
+        self.banner.display = False
         if self.read_only:
             self.sub_title = "READ-ONLY"
         if self.engine is not None:
@@ -137,12 +156,14 @@ class CoiApp(App[int]):
     # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
-        self.query_one(BackendBanner).show_status(message.inventory.backends)
-        self.query_one(ContainersView).show_inventory(message.inventory)
-        self.query_one(RulesView).show_inventory(message.inventory)
+        if not self.containers_view.is_attached:
+            return  # shutting down
+        self.banner.show_status(message.inventory.backends)
+        self.containers_view.show_inventory(message.inventory)
+        self.rules_view.show_inventory(message.inventory)
 
     def on_engine_update(self, message: EngineUpdate) -> None:
-        panel = self.query_one(ProgressPanel)
+        panel = self.progress
         event = message.event
         if isinstance(event, JobStarted):
             panel.started(event)
@@ -166,7 +187,23 @@ class CoiApp(App[int]):
             if apply and self.engine is not None:
                 self.engine.submit(job_for(change, planner.containers))
 
-        self.push_screen(PlanReview(change.plan), decided)
+        def review(accepted: bool | None = True) -> None:
+            if accepted:
+                self.push_screen(PlanReview(change.plan), decided)
+
+        if not message.offer:
+            review()
+        elif not change.plan.empty:
+            self.push_screen(ApplyOffer(len(change.targets), change.plan.title), review)
+
+    def on_config_saved(self, message: ConfigSaved) -> None:
+        before, after = message.before, message.after
+        self.settings = after
+        if self.read_only or not policy_changed(before, after):
+            return
+
+        self._plan(lambda planner, fw: planner.after_settings_change(before, fw.list_rules()),
+                   offer=True)
 
     def on_change_failed(self, message: ChangeFailed) -> None:
         self.notify(message.reason, severity="error")
@@ -180,17 +217,21 @@ class CoiApp(App[int]):
         return True
 
     def _selected_name(self) -> str | None:
-        state = self.query_one(ContainersView).selected()
+        state = self.containers_view.selected()
         return state.container.name if state else None
 
-    def _plan(self, build: Callable[[ChangePlanner, FirewallBackend], Change]) -> None:
+    def _plan(
+        self, build: Callable[[ChangePlanner, FirewallBackend], Change], offer: bool = False
+    ) -> None:
+        """Plan off the UI thread; the review (or, after a config save, the offer) follows."""
         make_planner, make_firewall = self.wiring.make_planner, self.wiring.make_firewall
         if make_planner is None or make_firewall is None:
             return
+        settings = self.settings
 
         def work() -> None:
             try:
-                planner = make_planner()
+                planner = make_planner(settings)
                 firewall = make_firewall()
                 try:
                     change = build(planner, firewall)
@@ -199,12 +240,12 @@ class CoiApp(App[int]):
             except CoiTuiError as error:
                 self.post_message(ChangeFailed(str(error)))
                 return
-            self.post_message(ChangeReady(change, planner))
+            self.post_message(ChangeReady(change, planner, offer))
 
         self.run_worker(work, thread=True, group="plan", exclusive=True, exit_on_error=False)
 
     def action_set_mode(self) -> None:
-        state = self.query_one(ContainersView).selected()
+        state = self.containers_view.selected()
         if state is None:
             return
         name = state.container.name
@@ -216,7 +257,7 @@ class CoiApp(App[int]):
         self.push_screen(ModePicker(name, state.mode), picked)
 
     def action_repair(self) -> None:
-        state = self.query_one(ContainersView).selected()
+        state = self.containers_view.selected()
         if state is None or state.mode is None:
             self.notify("no mode to repair: set one with m", severity="warning")
             return
@@ -243,7 +284,15 @@ class CoiApp(App[int]):
         self.sub_title = "PAUSED" if self._paused else type(self).SUB_TITLE
 
     def action_view(self, view: str) -> None:
-        self.query_one(TabbedContent).active = view
+        if self.views.query(f"TabPane#{view}"):
+            self.views.active = view
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # keys act on what is shown: give the new view's main widget the focus
+        main = {"containers": "#containers-table", "rules": "#rules-table",
+                "config": "#cfg-mode"}.get(event.pane.id or "")
+        if main and self.views.query(main):
+            self.views.query_one(main).focus()
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

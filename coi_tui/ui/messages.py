@@ -31,10 +31,11 @@ class EngineUpdate(Message):
 class ChangeReady(Message):
     """A change was planned off the UI thread and awaits review."""
 
-    def __init__(self, change: Change, planner: ChangePlanner) -> None:
+    def __init__(self, change: Change, planner: ChangePlanner, offer: bool = False) -> None:
         super().__init__()
         self.change = change
         self.planner = planner
+        self.offer = offer  # after a config save: ask "apply to N containers?" first
 
 
 class ChangeFailed(Message):

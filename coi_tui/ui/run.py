@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from coi_tui.backends.firewalld import FirewallSignals, open_firewall
 from coi_tui.backends.incus import IncusEvents
 from coi_tui.changes import ChangePlanner
-from coi_tui.cli.settings import settings_from_args
+from coi_tui.cli.settings import edit_target, locations_from_env, settings_from_args
 from coi_tui.models import NetworkSettings
+from coi_tui.services.config import Locations
 from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wiring
 from coi_tui.wiring import Scope, inventory_source, open_containers
 
@@ -24,17 +26,22 @@ def real_watchers(scope: Scope) -> WatcherFactory:
     return make
 
 
-def real_wiring(scope: Scope, settings: NetworkSettings) -> Wiring:
+def real_wiring(
+    scope: Scope, settings: NetworkSettings, config: tuple[Path, Locations] | None = None
+) -> Wiring:
     return Wiring(
         make_source=lambda: inventory_source(scope, settings),
         watchers=real_watchers(scope),
-        make_planner=lambda: ChangePlanner(open_containers(scope), settings),
+        make_planner=lambda current: ChangePlanner(open_containers(scope), current),
         make_firewall=lambda: open_firewall("auto"),
+        settings=settings,
+        config=config,
     )
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    wiring = real_wiring(Scope.from_args(args), settings_from_args(args))
+    config = (edit_target(args), locations_from_env())
+    wiring = real_wiring(Scope.from_args(args), settings_from_args(args), config)
     app = CoiApp(wiring, read_only=args.read_only)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0
