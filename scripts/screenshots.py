@@ -1,11 +1,14 @@
 """Real screenshots of coi-tui on the running lab: SVG from Textual, PNG via rsvg-convert.
 
-Usage: .venv/bin/python scripts/screenshots.py [OUTDIR]   (the lab must be up: scripts/lab up)
+Usage (root, lab up):  .venv/bin/python scripts/screenshots.py [OUTDIR]
+It gives coi-lab-1 the restricted mode and coi-lab-2 an allowlist first, so the views have
+something to show, and removes those rules again at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,46 +16,83 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from coi_tui.cli.settings import locations_from_env
 from coi_tui.models import NetworkSettings
 from coi_tui.ui.app import CoiApp
 from coi_tui.ui.run import real_wiring
+from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.wiring import Scope
 
-SIZE = (132, 36)
-Shot = tuple[str, Callable[[Pilot[int]], Awaitable[None]]]
+SIZE = (132, 38)
+Drive = Callable[[CoiApp, Pilot[int]], Awaitable[None]]
 
 
-async def _containers(pilot: Pilot[int]) -> None:
-    await pilot.press("1")
+def coi_tui(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "coi_tui", *args], check=True, capture_output=True)
 
 
-SHOTS: list[Shot] = [("containers", _containers)]
+async def containers(app: CoiApp, pilot: Pilot[int]) -> None:
+    await pilot.press("1", "down")
 
 
-async def take(outdir: Path) -> list[Path]:
-    scope = Scope()
+async def rules(app: CoiApp, pilot: Pilot[int]) -> None:
+    await pilot.press("2")
+
+
+async def config(app: CoiApp, pilot: Pilot[int]) -> None:
+    await pilot.press("3")
+    await pilot.pause(0.5)
+
+
+async def plan_review(app: CoiApp, pilot: Pilot[int]) -> None:
+    await pilot.press("1", "down", "down", "m", "r")
+    for _ in range(50):
+        if isinstance(app.screen, PlanReview):
+            return
+        await asyncio.sleep(0.1)
+
+
+SHOTS: list[tuple[str, Drive]] = [
+    ("containers", containers),
+    ("rules", rules),
+    ("config", config),
+    ("plan-review", plan_review),
+]
+
+
+async def take(outdir: Path, home: Path) -> list[Path]:
     made = []
+    config_file = home / ".coi" / "config.toml"
     for name, drive in SHOTS:
-        app = CoiApp(real_wiring(scope, NetworkSettings()))
+        locations = locations_from_env()
+        app = CoiApp(real_wiring(Scope(), NetworkSettings(), (config_file, locations)))
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
-                if app.inventory.containers:
+                if len(app.inventory.containers) >= 3:
                     break
                 await asyncio.sleep(0.1)
-            await drive(pilot)
-            await pilot.pause(0.5)
+            await drive(app, pilot)
+            await pilot.pause(0.8)
             svg = Path(app.save_screenshot(filename=f"{name}.svg", path=str(outdir)))
         png = svg.with_suffix(".png")
         subprocess.run(["rsvg-convert", "-w", "1600", str(svg), "-o", str(png)], check=True)
+        svg.unlink()
         made.append(png)
     return made
 
 
 def main() -> int:
-    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    outdir = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots").resolve()
     outdir.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(take(outdir)):
-        print(path)
+    home = Path(os.environ["HOME"])
+    os.environ.setdefault("COI_TUI_NAMESERVERS", "127.0.0.1:5353")
+    coi_tui("apply", "coi-lab-1", "--mode", "restricted")
+    coi_tui("apply", "coi-lab-2", "--mode", "allowlist", "--allow", "api.lab.test")
+    try:
+        for path in asyncio.run(take(outdir, home)):
+            print(path)
+    finally:
+        coi_tui("remove", "coi-lab-1", "coi-lab-2")
     return 0
 
 

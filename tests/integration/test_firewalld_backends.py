@@ -33,7 +33,7 @@ IMPLEMENTATIONS: dict[str, Callable[[], FirewallBackend]] = {
 def cleanup() -> None:
     firewall = DBusFirewall()
     for rule in firewall.list_rules():
-        if rule.source == TEST_SOURCE:
+        if rule.source_ip() == TEST_SOURCE:
             firewall.remove_rule(rule)
     firewall.close()
 

@@ -18,9 +18,9 @@ from coi_tui.services.config import ConfigEditor, Effective, Locations, load_eff
 from coi_tui.services.config.schema import MODES
 
 SWITCHES = (
-    ("network.block_private_networks", "block private networks (restricted)"),
-    ("network.block_metadata_endpoint", "block the metadata endpoint (restricted)"),
-    ("network.allow_local_network_access", "allow local network access (all modes)"),
+    ("network.block_private_networks", "block private networks"),
+    ("network.block_metadata_endpoint", "block metadata endpoint"),
+    ("network.allow_local_network_access", "allow local network"),
 )
 
 
@@ -69,14 +69,14 @@ class ConfigView(Vertical):
                         yield Label(text)
                 yield Label("refresh interval (minutes, Enter)")
                 yield Input(id="cfg-interval", type="integer")
-                yield Label("allowed domains (Del removes the highlighted one)")
+                yield Label("allowed domains (Del removes one)")
                 yield OptionList(id="cfg-domains")
                 yield Input(placeholder="add a domain or IPv4, Enter", id="cfg-domain-new")
             with Vertical(id="cfg-raw-pane"):
                 yield TextArea.code_editor("", id="cfg-raw")
                 yield Static("", id="cfg-status")
         table: DataTable[str] = DataTable(id="cfg-effective", cursor_type="row")
-        table.add_columns("effective key", "value", "from")
+        table.add_columns("effective key", "from", "value")
         yield table
 
     def on_mount(self) -> None:
@@ -113,7 +113,7 @@ class ConfigView(Vertical):
         if self.effective is None:
             return
         for key, value in self.effective.values.items():
-            table.add_row(key, repr(value), self.effective.sources[key])
+            table.add_row(key, self.effective.sources[key], repr(value))
 
     def _current(self, key: str) -> object:
         """What the form shows for a key: this file's value, else the effective one."""

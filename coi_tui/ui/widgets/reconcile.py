@@ -27,7 +27,7 @@ def reconcile_rows(
         if key in existing:
             for column, value in zip(column_keys, values, strict=True):
                 if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value)
+                    table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*values, key=key)
             added = True
