@@ -184,7 +184,7 @@ def test_without_permission_on_firewalld_nothing_changes() -> None:
         )
         assert result.returncode in (1, 2)
         assert len(result.stderr.splitlines()) == 1, result.stderr
-        assert "firewalld" in result.stderr and "Traceback" not in result.stderr
+        assert "firewall-cmd" in result.stderr and "Traceback" not in result.stderr
         assert lab.direct_rules() == before
     finally:
         lab.run("userdel", user, check=False)
