@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         runner.engine.stop()
 
 
-@pytest.fixture
-def first() -> Iterator[tuple[str, str]]:
-    """coi-lab-1 with no rules before and after the test."""
+@contextmanager
+def bare(name: str) -> Iterator[tuple[str, str]]:
+    """A lab container with no rules and no recorded mode, before and after."""
     lab.require_lab()
-    name = lab.CONTAINERS[0]
     ip = lab.container_ip(name)
     remove_all_rules_of(ip)
     try:
@@ -87,6 +87,12 @@ def first() -> Iterator[tuple[str, str]]:
     finally:
         remove_all_rules_of(ip)
         lab.run("incus", "config", "unset", name, MODE_CONFIG_KEY, check=False)
+
+
+@pytest.fixture
+def first() -> Iterator[tuple[str, str]]:
+    with bare(lab.CONTAINERS[0]) as container:
+        yield container
 
 
 def reachable(name: str) -> dict[str, bool]:

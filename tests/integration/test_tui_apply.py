@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from coi_tui.models import MODE_CONFIG_KEY, Mode, NetworkSettings
+from coi_tui.models import Mode, NetworkSettings
 from coi_tui.services.policy import desired_rules, owned_by
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.widgets.progress import ProgressPanel
 from tests import lab_support as lab
-from tests.integration.test_engine_traffic import remove_all_rules_of, rules_of
+from tests.integration.test_engine_traffic import bare, rules_of
 from tests.integration.test_tui_containers import lab_app
 from tests.waiting import wait_until
 
@@ -21,15 +21,8 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture
 def second() -> Iterator[tuple[str, str]]:
-    lab.require_lab()
-    name = lab.CONTAINERS[1]
-    ip = lab.container_ip(name)
-    remove_all_rules_of(ip)
-    try:
-        yield name, ip
-    finally:
-        remove_all_rules_of(ip)
-        lab.run("incus", "config", "unset", name, MODE_CONFIG_KEY, check=False)
+    with bare(lab.CONTAINERS[1]) as container:
+        yield container
 
 
 async def select(view: ContainersView, name: str) -> None:
