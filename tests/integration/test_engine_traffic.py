@@ -277,5 +277,6 @@ def test_fail_closed_switching_never_lets_a_probe_through_and_coi_order_does(
         engine.engine.stop()  # the prober runs on; nothing more to measure
         remove_all_rules_of(ip)
 
+    print(f"probes that reached the LAN host: fail-closed {ours[0]}, COI's order {coi[0]}")
     assert ours == [0], f"{ours[0]} probes reached the LAN host during fail-closed switches"
     assert coi[0] > 0, "COI's order let no probe through: the probe would not see a leak"

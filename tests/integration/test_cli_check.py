@@ -1,0 +1,44 @@
+"""`coi-tui check` on the lab: everything COI needs is there; a missing piece is named, with the
+fix, and the exit status says so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests import lab_support as lab
+
+pytestmark = pytest.mark.lab
+
+
+def check() -> tuple[int, dict[str, dict[str, str]]]:
+    result = subprocess.run([sys.executable, "-m", "coi_tui", "check", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def test_the_lab_passes_with_masquerade_as_a_warning() -> None:
+    lab.require_lab()
+    code, checks = check()
+    assert code == 0
+    assert checks["firewalld"]["level"] == "ok"
+    assert checks["firewall access"]["summary"] == "via D-Bus and sudo firewall-cmd"
+    assert checks["incus"]["level"] == "ok"
+    assert checks[f"bridge {lab.BRIDGE}"]["level"] == "ok"
+    assert checks["masquerade"]["level"] == "warn"  # the lab runs without NAT on purpose
+
+
+def test_a_bridge_outside_the_trusted_zone_fails_with_the_fix() -> None:
+    lab.require_lab()
+    lab.firewall_cmd("--zone=trusted", f"--remove-interface={lab.BRIDGE}")
+    try:
+        code, checks = check()
+    finally:
+        lab.firewall_cmd("--zone=trusted", f"--change-interface={lab.BRIDGE}")
+    bridge = checks[f"bridge {lab.BRIDGE}"]
+    assert code == 1 and bridge["level"] == "fail"
+    assert "not in trusted zone" in bridge["summary"]
+    assert f"--zone=trusted --change-interface={lab.BRIDGE}" in bridge["fix"]
