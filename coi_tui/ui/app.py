@@ -210,8 +210,11 @@ class CoiApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITE_ACTIONS and self.read_only:
-            return None  # shown dimmed: visible but not possible
+        if action in WRITE_ACTIONS:
+            if self.views.is_mounted and self.views.active != "containers":
+                return False  # they act on the selected container: only where it is shown
+            if self.read_only:
+                return None  # shown dimmed: visible but not possible
         if action == "cancel_job":
             return self.engine is not None and self.engine.busy
         return True
@@ -288,6 +291,7 @@ class CoiApp(App[int]):
             self.views.active = view
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
         # keys act on what is shown: give the new view's main widget the focus
         main = {"containers": "#containers-table", "rules": "#rules-table",
                 "config": "#cfg-mode"}.get(event.pane.id or "")
