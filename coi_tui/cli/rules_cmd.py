@@ -32,6 +32,10 @@ def rule_record(rule: DirectRule, inventory: Inventory) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A rule is an orphan only if no instance in *any* project has its address (COI looks at
+    # one project and deletes the rules of containers in the others).
+    if not args.project:
+        args.all_projects = True
     inventory = load_inventory(args, need=("firewalld",))
     rules = sorted(inventory.rules, key=lambda r: (r.ipv, r.table, r.chain, r.priority, r.args))
     records = [rule_record(r, inventory) for r in rules]
