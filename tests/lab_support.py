@@ -64,8 +64,8 @@ def direct_rules() -> list[str]:
     return [line for line in firewall_cmd("--direct", "--get-all-rules").splitlines() if line]
 
 
-def container_ip(name: str) -> str:
-    state = json.loads(incus("query", f"/1.0/instances/{name}/state"))
+def container_ip(name: str, project: str = "default") -> str:
+    state = json.loads(incus("query", f"/1.0/instances/{name}/state?project={project}"))
     for address in state["network"]["eth0"]["addresses"]:
         if address["family"] == "inet":
             return str(address["address"])
@@ -92,13 +92,15 @@ def dns_del(name: str) -> None:
     run(str(LAB), "dns-del", name)
 
 
-def wait_for_ipv4(name: str, want: str | None = None, timeout: float = 30) -> str:
+def wait_for_ipv4(
+    name: str, want: str | None = None, timeout: float = 30, project: str = "default"
+) -> str:
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            ip = container_ip(name)
+            ip = container_ip(name, project)
             if want is None or ip == want:
                 return ip
         except (AssertionError, KeyError, TypeError, subprocess.CalledProcessError):

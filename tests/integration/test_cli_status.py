@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests import lab_support as lab
+from tests.integration.conftest import PROJECT
 
 pytestmark = pytest.mark.lab
 
@@ -104,3 +105,18 @@ def test_rules_of_10_147_0_5_are_never_attributed_to_10_147_0_50() -> None:
         finally:
             for args in rules:
                 lab.firewall_cmd("--direct", "--remove-rule", *args)
+
+
+def test_a_rule_of_a_container_in_another_project_is_owned_not_orphaned(
+    second_project: str,
+) -> None:
+    ip = lab.wait_for_ipv4(second_project, project=PROJECT)
+    args = ["ipv4", "filter", "FORWARD", "42", "-s", ip, "-d", "192.0.2.42", "-j", "REJECT"]
+    lab.firewall_cmd("--direct", "--add-rule", *args)
+    try:
+        result = coi_tui("rules", "--json")
+        (mine,) = [r for r in json.loads(result.stdout)["rules"] if "192.0.2.42" in r["args"]]
+        assert (mine["owner"], mine["owner_project"], mine["orphan"]) == (
+            second_project, PROJECT, False)
+    finally:
+        lab.firewall_cmd("--direct", "--remove-rule", *args)

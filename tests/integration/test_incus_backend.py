@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from coi_tui.backends.incus import IncusBackend
 from coi_tui.errors import BackendUnavailable
 from tests import lab_support as lab
+from tests.integration.conftest import PROJECT
 
 pytestmark = pytest.mark.lab
 
-PROJECT = "coi-tui-test"
 
 
 def test_a_stopped_container_has_no_ip_and_says_stopped() -> None:
@@ -26,20 +25,6 @@ def test_a_stopped_container_has_no_ip_and_says_stopped() -> None:
         (found,) = [c for c in IncusBackend().list_containers() if c.name == name]
         assert (found.status, found.ipv4) == ("Stopped", None)
         assert found.network == lab.BRIDGE
-
-
-@pytest.fixture
-def second_project() -> Iterator[str]:
-    lab.require_lab()
-    lab.incus("project", "create", PROJECT, "-c", "features.images=false",
-              "-c", "features.profiles=false")
-    try:
-        lab.incus("launch", lab.IMAGE, "coi-lab-elsewhere", "--project", PROJECT, "-q")
-        yield "coi-lab-elsewhere"
-    finally:
-        lab.run("incus", "delete", "--force", "coi-lab-elsewhere", "--project", PROJECT,
-                check=False)
-        lab.run("incus", "project", "delete", PROJECT, check=False)
 
 
 def test_all_projects_sees_every_project_and_one_project_only_its_own(
