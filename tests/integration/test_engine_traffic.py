@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from coi_tui.recovery import ReloadRecovery
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.policy import BASE_RULE, desired_rules, owned_by
 from tests import lab_support as lab
-from tests.traffic import build_prober, counting, probing
+from tests.traffic import PROBE_DIR, build_prober, counting, probing
 
 pytestmark = pytest.mark.lab
 
@@ -280,3 +281,44 @@ def test_fail_closed_switching_never_lets_a_probe_through_and_coi_order_does(
     print(f"probes that reached the LAN host: fail-closed {ours[0]}, COI's order {coi[0]}")
     assert ours == [0], f"{ours[0]} probes reached the LAN host during fail-closed switches"
     assert coi[0] > 0, "COI's order let no probe through: the probe would not see a leak"
+
+
+def test_tightening_cuts_a_flow_that_was_open_before(
+    engine: Engine, first: tuple[str, str]
+) -> None:
+    """The shared RELATED,ESTABLISHED ACCEPT would keep an old flow to the LAN alive; the engine
+    deletes the container's tracked flows after a change, so the new REJECTs bite at once."""
+    name, _ip = first
+    assert engine.apply(name, Mode.OPEN).ok
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", lab.NETNS["lan"], sys.executable,
+         str(PROBE_DIR / "tcp_counter.py"), "7000"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    received = [0]
+    reader = threading.Thread(
+        target=lambda: [received.__setitem__(0, int(line)) for line in server.stdout or ()],
+        daemon=True,
+    )
+    reader.start()
+    talker = subprocess.Popen(
+        ["incus", "exec", name, "--", "sh", "-c",
+         f"while true; do echo tick; sleep 0.05; done | nc {lab.LAN_HOST} 7000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while received[0] < 50:
+            assert time.monotonic() < deadline, "the flow never got going"
+            time.sleep(0.1)
+        assert engine.apply(name, Mode.RESTRICTED).ok
+        time.sleep(0.5)  # what was in flight lands
+        after_switch = received[0]
+        time.sleep(2)
+        assert received[0] == after_switch, "the old flow still delivers after tightening"
+    finally:
+        talker.kill()
+        server.kill()
+        talker.wait()
+        server.wait()
