@@ -23,6 +23,7 @@ from coi_tui.services.audit import AuditLog
 from coi_tui.services.config import Locations
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.poller import InventoryPoller
+from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import ChangeFailed, ChangeReady, EngineUpdate, InventoryUpdated
 from coi_tui.ui.paths import stylesheets
 from coi_tui.ui.screens.apply_offer import ApplyOffer
@@ -65,6 +66,7 @@ class CoiApp(App[int]):
     TITLE = "coi-tui"
     SUB_TITLE = "network isolation of code-on-incus containers"
     CSS_PATH = stylesheets()
+    COMMANDS = App.COMMANDS | {CoiCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "toggle_help", "Help", key_display="?", id="app.help"),
@@ -255,17 +257,19 @@ class CoiApp(App[int]):
 
         def picked(mode: Mode | None) -> None:
             if mode is not None:
-                self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
+                self.plan_mode_change(name, mode)
 
         self.push_screen(ModePicker(name, state.mode), picked)
+
+    def plan_mode_change(self, name: str, mode: Mode) -> None:
+        self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
 
     def action_repair(self) -> None:
         state = self.containers_view.selected()
         if state is None or state.mode is None:
             self.notify("no mode to repair: set one with m", severity="warning")
             return
-        name, mode = state.container.name, state.mode
-        self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
+        self.plan_mode_change(state.container.name, state.mode)
 
     def action_remove_rules(self) -> None:
         name = self._selected_name()
