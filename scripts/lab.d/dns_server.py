@@ -3,7 +3,8 @@
 The zone file is re-read whenever its mtime changes, so tests change records while it runs:
   {"delay_ms": 0, "records": {"api.lab.test": {"ips": ["203.0.113.10"], "ttl": 300}}}
 A record with "fail": "servfail" answers SERVFAIL; "fail": "drop" never answers. Unknown names
-get NXDOMAIN. Usage: dns_server.py ZONE_FILE PORT [ADDRESS]
+get NXDOMAIN. health.lab.test always answers 127.0.0.1 at once (no delay): `scripts/lab status`
+asks it. Usage: dns_server.py ZONE_FILE PORT [ADDRESS]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSServer
+
+HEALTH = "health.lab.test"
 
 
 class ZoneResolver(BaseResolver):  # type: ignore[misc]
@@ -42,11 +45,15 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
             return self._zone
 
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord | None:
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".").lower()
+        if name == HEALTH:
+            if request.q.qtype in (QTYPE.A, QTYPE.ANY):
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("127.0.0.1"), ttl=0))
+            return reply
         zone = self.zone()
         if zone.get("delay_ms"):
             time.sleep(zone["delay_ms"] / 1000)
-        reply = request.reply()
-        name = str(request.q.qname).rstrip(".").lower()
         record = zone.get("records", {}).get(name)
         if record is None:
             reply.header.rcode = RCODE.NXDOMAIN

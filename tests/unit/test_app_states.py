@@ -28,8 +28,9 @@ async def test_cursor_stays_on_its_container_when_a_row_above_disappears() -> No
     async with app.run_test() as pilot:
         view = app.query_one(ContainersView)
         await wait_until(lambda: view.table.row_count == 3)
+        view.table.focus()
         await pilot.press("j", "j")
-        assert selected_name(view) == "coi-lab-3"
+        await wait_until(lambda: selected_name(view) == "coi-lab-3")
         containers.containers.pop(0)
         await wait_until(lambda: view.table.row_count == 2)
         assert selected_name(view) == "coi-lab-3"
