@@ -70,9 +70,10 @@ class ContainersView(Vertical):
         yield table
         yield Static("", id="container-detail-title")
         detail: DataTable[str] = DataTable(id="container-rules", cursor_type="row")
-        detail.add_column("Prio", key="prio")
-        detail.add_column("Destination", key="dest")
-        detail.add_column("Verdict", key="verdict")
+        # fixed widths: rows of the next container must not be cut to the first one's widths
+        detail.add_column("Prio", key="prio", width=4)
+        detail.add_column("Destination", key="dest", width=18)
+        detail.add_column("Verdict", key="verdict", width=7)
         detail.add_column("Rule", key="rule")
         yield detail
 
