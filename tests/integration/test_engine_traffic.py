@@ -240,6 +240,7 @@ def test_reload_brings_recorded_rules_back_within_2_seconds(
         while rules_of(ip) != want and time.monotonic() - reloaded < 5:
             time.sleep(0.05)
         took = time.monotonic() - reloaded
+        print(f"rules back {took:.2f}s after firewall-cmd --reload returned")
         assert rules_of(ip) == want
         assert took <= 2.0, f"rules back after {took:.2f}s"
         assert any(isinstance(e, Notice) and "reloaded" in e.text for e in engine.events)

@@ -62,5 +62,6 @@ async def test_incus_stop_shows_up_within_3_seconds_without_a_key_press(throwawa
         await asyncio.to_thread(lab.incus, "stop", "--force", throwaway)
         stopped_at = time.monotonic()
         await wait_until(lambda: cells(view, key)[2] == "Stopped", timeout=3.0)
+        print(f"Stopped shown {time.monotonic() - stopped_at:.2f}s after incus stop returned")
         assert time.monotonic() - stopped_at <= 3.0
         assert cells(view, key)[3] == "-"
