@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import Any
 
+from coi_tui.backends.firewalld import open_firewall
 from coi_tui.cli.output import print_json
 from coi_tui.services.checks import Check, run_checks
-from coi_tui.wiring import Scope
+from coi_tui.wiring import Scope, open_containers
 
 
 def register(sub: Any) -> None:
@@ -17,7 +19,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    checks = run_checks(Scope.from_args(args))
+    scope = Scope.from_args(args)
+    checks = run_checks(open_firewall, partial(open_containers, scope))
     if args.json:
         print_json({"checks": [c.as_dict() for c in checks], "ok": all_ok(checks)})
     else:

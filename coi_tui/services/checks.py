@@ -7,9 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.backends.firewalld import open_firewall
 from coi_tui.errors import CoiTuiError
-from coi_tui.wiring import Scope, open_containers
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -98,14 +96,14 @@ def _masquerade_check(firewall: FirewallBackend) -> Check:
 
 
 def run_checks(
-    scope: Scope,
-    make_firewall: Callable[[str], FirewallBackend] = open_firewall,
-    make_containers: Callable[[Scope], ContainerBackend] = open_containers,
+    make_firewall: Callable[[str], FirewallBackend],
+    make_containers: Callable[[], ContainerBackend],
 ) -> list[Check]:
+    """`make_firewall(path)` opens firewalld by "dbus" or "cli"."""
     checks, firewall = _firewall_checks(make_firewall)
     bridges = {DEFAULT_BRIDGE}
     try:
-        containers = make_containers(scope)
+        containers = make_containers()
         try:
             found = containers.list_containers()
         finally:

@@ -1,8 +1,8 @@
 """Resolves the allowlist's domains to IPv4 addresses (concurrently), keeping raw IPv4 literals.
 
-Addresses a *domain* resolves to that are private, loopback, link-local or otherwise not global
-are refused unless local network access is allowed: DNS must not open the LAN (design.md §3,
-invariant 6). A literal the user wrote is taken as meant.
+Addresses a *domain* resolves to that are private, loopback, link-local or otherwise no public
+host are refused unless local network access is allowed: DNS must not open the LAN (design.md
+§3, invariant 6; `policy.filter_allowed_ips`). A literal the user wrote is taken as meant.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import dns.exception
 import dns.resolver
+
+from coi_tui.services.policy import filter_allowed_ips
 
 
 @dataclass(frozen=True)
@@ -31,20 +33,6 @@ def is_ipv4_literal(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# Where a DNS answer must not point: the LAN, the host, the metadata service, CGNAT, and
-# addresses that are no host at all. Documentation ranges stay allowed (the lab uses them).
-LOCAL_NETWORKS = tuple(
-    ipaddress.IPv4Network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
-              "100.64.0.0/10", "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4")
-)
-
-
-def is_local(ip: str) -> bool:
-    address = ipaddress.IPv4Address(ip)
-    return any(address in network for network in LOCAL_NETWORKS)
 
 
 def make_resolver(nameservers: str | None = None) -> dns.resolver.Resolver:
@@ -89,8 +77,8 @@ def resolve_allowlist(
                 failed[domain] = error
                 continue
             ttls[domain] = ttl
-            refused = tuple(ip for ip in found if is_local(ip) and not allow_local)
+            allowed, refused = filter_allowed_ips(found, allow_local)
             if refused:
-                blocked[domain] = refused
-            ips.update(ip for ip in found if ip not in refused)
+                blocked[domain] = tuple(refused)
+            ips.update(allowed)
     return Resolution(tuple(sorted(ips)), blocked, failed, ttls)
