@@ -158,8 +158,8 @@ class CoiApp(App[int]):
     # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
-        if not self.containers_view.is_attached:
-            return  # shutting down
+        if not self.containers_view.query("#containers-table"):
+            return  # shutting down: the views' children are already gone
         self.banner.show_status(message.inventory.backends)
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)
