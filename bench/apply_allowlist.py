@@ -17,7 +17,7 @@ from coi_tui.backends.firewalld import DBusFirewall
 from coi_tui.engine import Built, FirewallEngine, Job, JobFinished
 from coi_tui.models import DirectRule, Mode, NetworkSettings
 from coi_tui.services.audit import AuditLog
-from coi_tui.services.planner import concat, plan_transition
+from coi_tui.services.planner import plan_many, plan_transition
 from coi_tui.services.policy import BASE_RULE, desired_rules
 
 GATEWAY = "10.147.0.1"
@@ -41,7 +41,7 @@ def clean(sets: list[tuple[str, tuple[DirectRule, ...]]]) -> None:
 
 def by_engine(sets: list[tuple[str, tuple[DirectRule, ...]]]) -> float:
     finished: list[JobFinished] = []
-    plan = concat(plan_transition((), rules, container=ip, present=(BASE_RULE,))
+    plan = plan_many(plan_transition((), rules, container=ip, present=(BASE_RULE,))
                   for ip, rules in sets)
 
     def build(_firewall: object) -> Built:

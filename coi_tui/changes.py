@@ -17,7 +17,7 @@ from coi_tui.engine import Built, Job
 from coi_tui.errors import BadInput, CoiTuiError
 from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
 from coi_tui.services.inventory import mode_of
-from coi_tui.services.planner import concat, plan_removal, plan_transition
+from coi_tui.services.planner import plan_many, plan_removal, plan_transition
 from coi_tui.services.policy import desired_rules, owned_by
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 
@@ -120,7 +120,7 @@ class ChangePlanner:
             for c in targets
         ]
         title = f"{mode.value} for {', '.join(c.name for c in targets)}"
-        return Change(concat(plans, title), tuple(targets), mode, resolution)
+        return Change(plan_many(plans, title), tuple(targets), mode, resolution)
 
     def reapply(self, live: Iterable[DirectRule], *, only_recorded: bool = False) -> Change:
         """Desired rules back wherever they drifted: every container with a mode (recorded, or
@@ -141,7 +141,7 @@ class ChangePlanner:
                             present=live)
             for c, mode, mine in wanted
         ]
-        plan = concat((p for p in plans if not p.empty), "re-apply drifted rules")
+        plan = plan_many((p for p in plans if not p.empty), "re-apply drifted rules")
         drifted = {s.container for s in plan.steps}
         return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
 
@@ -175,7 +175,7 @@ class ChangePlanner:
             for c in targets
         ]
         title = f"remove the rules of {', '.join(c.name for c in targets)}"
-        return Change(concat(plans, title), tuple(targets), None, forget_mode=True)
+        return Change(plan_many(plans, title), tuple(targets), None, forget_mode=True)
 
 
 def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[], None]:

@@ -12,6 +12,10 @@ subset of the new one: never more than the more permissive of the two, also when
 stops it halfway. Precondition: each rule's target decides like ACCEPT (ACCEPT, or RETURN, which
 falls through to the trusted zone's accept) or like REJECT (REJECT, DROP), or decides nothing
 (no -j, LOG). A jump into another chain cannot be classified; COI never writes one.
+
+Of the 24 orders of the four groups exactly five are safe, those where new REJECTs go in before
+any new ACCEPT and before any old REJECT comes out, and old ACCEPTs come out before old REJECTs
+(tests/unit/test_planner.py has a counterexample for each of the other 19).
 """
 
 from __future__ import annotations
@@ -93,6 +97,3 @@ def plan_many(plans: Iterable[Plan], title: str = "") -> Plan:
             added.discard(step.rule)
         steps.append(step)
     return Plan(tuple(steps), title)
-
-
-concat = plan_many  # the name changes.py and bench/ still use
