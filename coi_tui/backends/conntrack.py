@@ -18,13 +18,17 @@ def flush_source(ip: str) -> int:
     argv = ["conntrack", "-D", "-f", "ipv4", "-s", ip]
     if os.geteuid() != 0:
         argv = ["sudo", "-n", *argv]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    except FileNotFoundError as error:
-        raise BackendUnavailable("conntrack not found: apt install conntrack") from error
-    # conntrack exits 1 when nothing matched; the count is on stderr
-    words = done.stderr.split()
-    if done.returncode not in (0, 1) or "flow entries" not in done.stderr:
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise PermissionDenied(f"cannot delete tracked flows of {ip}: {reason}")
-    return int(words[words.index("flow") - 1])
+    # A busy container has entries expiring while they are deleted: conntrack then stops at
+    # the first vanished one. Running it again deletes the rest.
+    reason = "failed"
+    for _attempt in range(5):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError as error:
+            raise BackendUnavailable("conntrack not found: apt install conntrack") from error
+        # conntrack exits 1 when nothing matched; the count is on stderr
+        if done.returncode in (0, 1) and "flow entries" in done.stderr:
+            words = done.stderr.split()
+            return int(words[words.index("flow") - 1])
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else reason
+    raise PermissionDenied(f"cannot delete tracked flows of {ip}: {reason}")
