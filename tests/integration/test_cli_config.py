@@ -53,6 +53,6 @@ def test_a_broken_config_makes_other_commands_exit_2(tmp_path: Path) -> None:
     config.parent.mkdir()
     config.write_text('[network]\nmode = "open\n')
     result = coi_tui(tmp_path, "config", "validate")
-    assert result.returncode == 2 and "line 2" in result.stdout
+    assert result.returncode == 2 and "line 2" in result.stderr
     result = coi_tui(tmp_path, "status")
     assert result.returncode == 2 and "TOML syntax error" in result.stderr

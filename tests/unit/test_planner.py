@@ -93,7 +93,7 @@ SCALE = float(os.environ.get("COI_TUI_EXAMPLES_SCALE", "1"))
 
 def examples(n: int) -> settings:
     return settings(max_examples=max(1, int(n * SCALE)), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 # --- helpers -------------------------------------------------------------------------------

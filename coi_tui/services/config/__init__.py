@@ -2,7 +2,13 @@
 
 from coi_tui.services.config.editor import ConfigEditor
 from coi_tui.services.config.errors import ConfigError
-from coi_tui.services.config.layers import DEFAULTS, Effective, Locations, load_effective
+from coi_tui.services.config.layers import (
+    DEFAULTS,
+    Effective,
+    Locations,
+    effective_settings,
+    load_effective,
+)
 from coi_tui.services.config.validate import problems
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "ConfigError",
     "Effective",
     "Locations",
+    "effective_settings",
     "load_effective",
     "problems",
 ]

@@ -8,8 +8,9 @@ quirk: `refresh_interval_minutes = 0` keeps the lower value). Missing files are 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,20 @@ DEFAULTS = "built-in defaults"
 
 @dataclass(frozen=True)
 class Locations:
+    """Where COI looks; home, cwd and env are injected so tests never touch the real ~/.coi."""
+
     home: Path
     cwd: Path
     env: Mapping[str, str] = field(default_factory=dict)
     etc: Path = Path("/etc/coi/config.toml")
 
+    def _expand(self, text: str) -> Path:
+        if text == "~" or text.startswith("~/"):
+            return self.home / text[2:]
+        return self.cwd / text  # an absolute path stays itself
+
     def files(self) -> list[Path]:
+        """Every layer's file, lowest precedence first (missing ones included)."""
         paths = [
             self.etc,
             self.home / ".config" / "coi" / "config.toml",
@@ -36,8 +45,16 @@ class Locations:
             self.cwd / ".coi" / "config.toml",
         ]
         if self.env.get("COI_CONFIG"):
-            paths.append(Path(self.env["COI_CONFIG"]).expanduser())
+            paths.append(self._expand(self.env["COI_CONFIG"]))
         return paths
+
+    def with_top(self, path: Path | str | None) -> Locations:
+        """`path` as the top layer, where $COI_CONFIG would be (what `--config PATH` means)."""
+        return replace(self, env={**self.env, "COI_CONFIG": str(path)}) if path else self
+
+    def including(self, path: Path) -> Locations:
+        """These locations with `path` among the layers: on top if it is none of COI's files."""
+        return self if _position(self.files(), path) is not None else self.with_top(path)
 
     def user_files(self) -> list[Path]:
         """The files a user edits, highest precedence last (no /etc)."""
@@ -66,6 +83,26 @@ class Effective:
             refresh_interval_minutes=v["network.refresh_interval_minutes"],
         )
 
+    def changed_keys(self, newer: Effective) -> tuple[str, ...]:
+        """The keys whose effective value differs in `newer`."""
+        return tuple(k for k in KEYS if self.values[k] != newer.values[k])
+
+
+def read_config_text(path: Path) -> str | None:
+    """The file's text exactly (CRLF kept), None if it does not exist."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"failed to load config from {path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"failed to load config from {path}: not UTF-8 text (byte {error.start})"
+        ) from None
+
 
 def _lookup(document: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     node: Any = document
@@ -84,17 +121,23 @@ def _wins(kind: type, value: Any) -> bool:
     return bool(value)  # non-empty string or list
 
 
-def load_effective(locations: Locations) -> Effective:
+def _position(files: list[Path], path: Path) -> int | None:
+    real = os.path.realpath(path)
+    return next((i for i, f in enumerate(files) if os.path.realpath(f) == real), None)
+
+
+def load_effective(locations: Locations, below: Path | None = None) -> Effective:
+    """Merge every layer; with `below`, only the layers under that file (what it overrides)."""
+    files = locations.files()
+    if below is not None and (top := _position(files, below)) is not None:
+        files = files[:top]
     values = {name: key.default for name, key in KEYS.items()}
     sources = dict.fromkeys(KEYS, DEFAULTS)
     read = []
-    for path in locations.files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+    for path in files:
+        text = read_config_text(path)
+        if text is None:
             continue
-        except OSError as error:
-            raise ConfigError(f"failed to load config from {path}: {error.strerror}") from None
         document = parse_toml(text, str(path)).unwrap()
         check(document, str(path))
         read.append(path)
@@ -104,3 +147,8 @@ def load_effective(locations: Locations) -> Effective:
                 values[name] = list(value) if key.kind is list else value
                 sources[name] = str(path)
     return Effective(values, sources, tuple(read))
+
+
+def effective_settings(locations: Locations) -> NetworkSettings:
+    """The [network] settings COI would use (for the engine and the planner)."""
+    return load_effective(locations).settings()

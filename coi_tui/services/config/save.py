@@ -13,6 +13,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from coi_tui.services.config.errors import ConfigWriteError
+
 
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_DIRECTORY)
@@ -42,6 +44,13 @@ def _write_new(directory: Path, name: str, data: bytes, like: os.stat_result | N
 
 def atomic_write(path: Path, text: str, backup: bool = True) -> Path:
     """Write text to path (the symlink's target if path is one); returns the real path."""
+    try:
+        return _atomic_write(path, text, backup)
+    except OSError as error:
+        raise ConfigWriteError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _atomic_write(path: Path, text: str, backup: bool) -> Path:
     real = Path(os.path.realpath(path))
     real.parent.mkdir(parents=True, exist_ok=True)
     current = real.stat() if real.exists() else None

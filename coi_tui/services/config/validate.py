@@ -6,10 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import tomlkit
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import ParseError, TOMLKitError
 
 from coi_tui.services.config.errors import ConfigError
-from coi_tui.services.config.schema import KEYS, hostname_or_ipv4_problem
+from coi_tui.services.config.schema import (
+    KEYS,
+    TABLES,
+    hostname_or_ipv4_problem,
+    shown,
+    unknown_key,
+)
 
 TYPE_NAMES = {str: "a string", bool: "a boolean (true/false)", int: "an integer",
               list: "an array of strings"}
@@ -23,6 +29,8 @@ def parse_toml(text: str, source: str = "config") -> tomlkit.TOMLDocument:
             f"{source}: TOML syntax error at line {error.line}, column {error.col}: "
             f"{str(error).split(' at line')[0]}"
         ) from None
+    except TOMLKitError as error:  # e.g. KeyAlreadyPresent: a key both a value and a table
+        raise ConfigError(f"{source}: TOML error: {error}") from None
 
 
 def _type_ok(kind: type, value: Any) -> bool:
@@ -32,14 +40,30 @@ def _type_ok(kind: type, value: Any) -> bool:
 
 
 def _flatten(prefix: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of a table by dotted name; a known key stays a leaf, whatever its value."""
     flat: dict[str, Any] = {}
     for name, value in table.items():
         key = f"{prefix}.{name}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and key not in KEYS:
             flat.update(_flatten(key, value))
         else:
             flat[key] = value
     return flat
+
+
+def _domain_problems(domains: list[Any]) -> list[str]:
+    found = []
+    seen: set[str] = set()
+    for entry in domains:
+        if not isinstance(entry, str):
+            found.append(f"network.allowed_domains: {entry!r} is not a string")
+            continue
+        if (problem := hostname_or_ipv4_problem(entry)) is not None:
+            found.append(f"network.allowed_domains: {entry!r} is {problem}")
+        elif entry.lower() in seen:
+            found.append(f"network.allowed_domains: {entry!r} is listed twice")
+        seen.add(entry.lower())
+    return found
 
 
 def problems(document: Mapping[str, Any]) -> list[str]:
@@ -48,31 +72,21 @@ def problems(document: Mapping[str, Any]) -> list[str]:
     if network is None:
         return []
     if not isinstance(network, Mapping):
-        return [f"network: expected a table, got {type(network).__name__}"]
+        return [f"network: expected a table, got {network!r}"]
     found = []
     values = _flatten("network", network)
     for name, value in values.items():
         key = KEYS.get(name)
         if key is None:
-            found.append(f"{name}: unknown key (a typo would be ignored by COI) = {value!r}")
-            continue
-        if not _type_ok(key.kind, value):
+            why = "expected a table" if name in TABLES else unknown_key(name)
+            found.append(f"{shown(name)}: {why}, got {value!r}")
+        elif not _type_ok(key.kind, value):
             found.append(f"{name}: expected {TYPE_NAMES[key.kind]}, got {value!r}")
-            continue
-        if (problem := key.check(value)) is not None:
+        elif (problem := key.check(value)) is not None:
             found.append(f"{name}: {problem}")
     domains = values.get("network.allowed_domains")
     if isinstance(domains, list):
-        seen: set[str] = set()
-        for entry in domains:
-            if not isinstance(entry, str):
-                found.append(f"network.allowed_domains: {entry!r} is not a string")
-                continue
-            if (problem := hostname_or_ipv4_problem(entry)) is not None:
-                found.append(f"network.allowed_domains: {entry!r} is {problem}")
-            elif entry.lower() in seen:
-                found.append(f"network.allowed_domains: {entry!r} is listed twice")
-            seen.add(entry.lower())
+        found += _domain_problems(domains)
     if values.get("network.mode") == "allowlist" and domains == []:
         found.append("network.allowed_domains: allowlist mode requires at least one allowed "
                      "domain (the list is empty)")
