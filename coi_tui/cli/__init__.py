@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from coi_tui.errors import CoiTuiError
 
-SUBCOMMANDS = ("status", "rules", "check", "apply", "remove", "config")
+SUBCOMMANDS = ("status", "rules", "check", "apply", "remove", "config", "dns", "watch")
 
 
 class _Parser(argparse.ArgumentParser):

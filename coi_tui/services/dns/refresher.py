@@ -209,7 +209,7 @@ class DnsRefresher:
         fresh = self._resolve(entries, self.settings.allow_local_network_access)
         fresh = stale_from_memory(fresh, self._remembered)
         try:
-            targets, live = self._allowlist_containers()
+            targets, live = self._allowlist_containers(errors)
         except CoiTuiError as error:
             targets, live = [], None
             errors.append(str(error))
@@ -275,13 +275,20 @@ class DnsRefresher:
         if self._on_state is not None:
             self._on_state(state)
 
-    def _allowlist_containers(self) -> tuple[list[Container], tuple[DirectRule, ...]]:
-        live = tuple(self._list_rules())
+    def _allowlist_containers(
+        self, errors: list[str]
+    ) -> tuple[list[Container], tuple[DirectRule, ...] | None]:
+        live: tuple[DirectRule, ...] | None
+        try:
+            live = tuple(self._list_rules())
+        except CoiTuiError as error:
+            live = None  # still show what the caches pin; modes come from the recorded key
+            errors.append(str(error))
         wanted = []
         for container in self._containers.list_containers():
             if self._names and container.name not in self._names:
                 continue
-            mine = [r for r in live if container.ipv4 and owned_by(r, container.ipv4)]
+            mine = [r for r in live or () if container.ipv4 and owned_by(r, container.ipv4)]
             mode, _source = mode_of(container, mine)
             if mode is Mode.ALLOWLIST:
                 wanted.append(container)

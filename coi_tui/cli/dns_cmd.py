@@ -1,0 +1,187 @@
+"""`coi-tui dns [NAME...] [--json] [--refresh] [--follow]`: the allowlist's domains, their IPs,
+TTL countdowns and states, the refresh schedule, and each allowlist container's pinned IPs.
+
+Without options it resolves now and only shows (nothing is changed, no cache is written).
+--refresh re-applies, through the firewall worker, the allowlists whose IPs changed (exit 1 if
+a step failed). --follow runs the refresher headless, one log line per refresh, until SIGTERM
+or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.backends.firewalld import open_firewall
+from coi_tui.cli.output import print_json, print_table
+from coi_tui.cli.settings import settings_from_args
+from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
+from coi_tui.errors import BadInput, CoiTuiError
+from coi_tui.models import DirectRule, NetworkSettings
+from coi_tui.services.audit import AuditLog
+from coi_tui.services.dns.refresher import DnsRefresher, DnsState
+from coi_tui.services.dns.report import refresh_line, state_record
+from coi_tui.services.dns.schedule import seconds_until
+from coi_tui.wiring import Scope, open_containers
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("dns", help="allowlist domains, resolved IPs, TTLs and refreshes")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these containers")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--refresh", action="store_true",
+                      help="resolve now and re-apply the allowlists whose IPs changed")
+    mode.add_argument("--follow", action="store_true",
+                      help="run the refresher until stopped, one log line per refresh")
+    parser.set_defaults(func=run)
+
+
+def _rule_reader(firewall: FirewallBackend | None, reason: str
+                 ) -> Callable[[], list[DirectRule]]:
+    def read() -> list[DirectRule]:
+        if firewall is None:
+            raise CoiTuiError(reason)
+        return firewall.list_rules()
+
+    return read
+
+
+def print_state(state: DnsState, now: float) -> None:
+    rows = [
+        [r.domain, " ".join(r.ips) or None, r.ttl, r.expires_in(now), r.status.value,
+         " ".join(f"{ip} ({why})" for ip, why in r.blocked) or None]
+        for r in state.records
+    ]
+    print_table(["domain", "ips", "ttl", "expires_in", "status", "blocked_ips"], rows)
+    interval = "disabled" if state.interval is None else f"{state.interval}s"
+    left = seconds_until(state.next_refresh_at, now)
+    print(f"\ninterval {interval}; next refresh in {'-' if left is None else f'{left}s'}")
+    print(f"last refresh: {refresh_line(state)}")
+    if state.containers:
+        print()
+        print_table(["container", "ipv4", "pinned_ips (cache)", "rule_ips", "cache"], [
+            [p.name, p.ipv4, " ".join(p.cached_ips) or None,
+             None if p.rule_ips is None else " ".join(p.rule_ips) or "-",
+             f"UNREADABLE: {p.cache_error}" if p.cache_error else p.cache_file]
+            for p in state.containers
+        ])
+    print(f"\nnote: {state.note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if not settings.allowed_domains and (args.refresh or args.follow):
+        raise BadInput("network.allowed_domains is empty: nothing to resolve")
+    containers: ContainerBackend = open_containers(Scope.from_args(args))
+    firewall: FirewallBackend | None = None
+    try:
+        firewall = open_firewall("auto")
+        unreadable = ""
+    except CoiTuiError as error:
+        unreadable = str(error)
+    try:
+        if args.follow:
+            return _follow(args, settings, containers, firewall, unreadable)
+        if args.refresh:
+            return _refresh(args, settings, containers, firewall, unreadable)
+        refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
+                                 lambda _job: None, home=Path.home(), names=args.names,
+                                 apply_changes=False)
+        state = refresher.refresh_now()
+        _show(args, state)
+        return 0
+    finally:
+        if firewall is not None:
+            firewall.close()
+        containers.close()
+
+
+def _show(args: argparse.Namespace, state: DnsState) -> None:
+    now = time.time()
+    if args.json:
+        print_json(state_record(state, now))
+    else:
+        print_state(state, now)
+
+
+def _engine(args: argparse.Namespace, refresher_box: list[DnsRefresher],
+            failed: list[JobFinished]) -> FirewallEngine:
+    def report(event: EngineEvent) -> None:
+        if isinstance(event, StepDone) and not args.json:
+            mark = "ok  " if event.ok else "FAIL"
+            print(f"  [{event.index}/{event.total}] {mark} {event.step}  ({event.detail})",
+                  flush=True)
+        elif isinstance(event, JobFinished):
+            if refresher_box:
+                refresher_box[0].job_finished(event)
+            if not event.ok:
+                failed.append(event)
+                detail = "; ".join(event.verify_diff) or event.error or "cancelled"
+                print(f"coi-tui: {event.title} failed: {detail}", file=sys.stderr, flush=True)
+
+    return FirewallEngine(lambda: open_firewall("auto"), report, AuditLog()).start()
+
+
+def _refresh(args: argparse.Namespace, settings: NetworkSettings, containers: ContainerBackend,
+             firewall: FirewallBackend | None, unreadable: str) -> int:
+    box: list[DnsRefresher] = []
+    failed: list[JobFinished] = []
+    engine = _engine(args, box, failed)
+    try:
+        refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
+                                 engine.submit, home=Path.home(), names=args.names)
+        box.append(refresher)
+        refresher.refresh_now()
+        engine.wait_idle()
+    finally:
+        engine.stop()
+    _show(args, refresher.state)
+    return 1 if failed else 0
+
+
+def _follow(args: argparse.Namespace, settings: NetworkSettings, containers: ContainerBackend,
+            firewall: FirewallBackend | None, unreadable: str) -> int:
+    box: list[DnsRefresher] = []
+    failed: list[JobFinished] = []
+    engine = _engine(args, box, failed)
+    last_at: list[float] = []
+
+    def on_state(state: DnsState) -> None:
+        result = state.last_refresh
+        if result is None or (last_at and last_at[-1] == result.at):
+            return  # a job result, not a new refresh: one line per refresh
+        last_at.append(result.at)
+        if args.json:
+            print_json(state_record(state, time.time()))
+        else:
+            print(refresh_line(state), flush=True)
+
+    refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
+                             engine.submit, home=Path.home(), names=args.names,
+                             on_state=on_state)
+    box.append(refresher)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        refresher.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not args.json:
+            print("DNS refresher started (Ctrl-C or SIGTERM stops it)", flush=True)
+        refresher.run()
+        engine.wait_idle(60)  # a re-apply in flight finishes: no half-applied plan
+    finally:
+        engine.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not args.json:
+        print("DNS refresher stopped", flush=True)
+    return 0
