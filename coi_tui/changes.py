@@ -7,14 +7,13 @@ very same Plan object the engine then runs.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from coi_tui.backends import conntrack
+from coi_tui.backends import conntrack, sockets
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.engine import Built, Job
-from coi_tui.errors import BadInput, CoiTuiError
+from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
 from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
 from coi_tui.services.inventory import mode_of
 from coi_tui.services.planner import plan_many, plan_removal, plan_transition
@@ -122,12 +121,21 @@ class ChangePlanner:
         title = f"{mode.value} for {', '.join(c.name for c in targets)}"
         return Change(plan_many(plans, title), tuple(targets), mode, resolution)
 
-    def reapply(self, live: Iterable[DirectRule], *, only_recorded: bool = False) -> Change:
+    def reapply(self, live: Iterable[DirectRule], *, only_recorded: bool = False,
+                moved_from: Iterable[str] = ()) -> Change:
         """Desired rules back wherever they drifted: every container with a mode (recorded, or
-        with `only_recorded=False` also inferred from its rules)."""
+        with `only_recorded=False` also inferred from its rules). `moved_from`: addresses that
+        containers had before their IPv4 changed; their rules go too, unless an instance holds
+        that address again."""
         live = tuple(live)
         wanted: list[tuple[Container, Mode, list[DirectRule]]] = []
-        for c in self.containers.list_containers():
+        everyone = self.containers.list_containers()
+        taken = {c.ipv4 for c in everyone if c.ipv4}
+        left_behind = [
+            plan_removal([r for r in live if owned_by(r, ip)], container=f"(was {ip})")
+            for ip in dict.fromkeys(moved_from) if ip not in taken
+        ]
+        for c in everyone:
             if c.ipv4 is None:
                 continue
             mine = [r for r in live if owned_by(r, c.ipv4)]
@@ -141,7 +149,8 @@ class ChangePlanner:
                             present=live)
             for c, mode, mine in wanted
         ]
-        plan = plan_many((p for p in plans if not p.empty), "re-apply drifted rules")
+        plan = plan_many((p for p in [*plans, *left_behind] if not p.empty),
+                         "re-apply drifted rules")
         drifted = {s.container for s in plan.steps}
         return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
 
@@ -178,27 +187,85 @@ class ChangePlanner:
         return Change(plan_many(plans, title), tuple(targets), None, forget_mode=True)
 
 
-def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[], None]:
-    """After a successful run: remember each container's mode (or forget it on removal) and
-    cut the flows the new rules would no longer let start."""
+BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]
 
-    def done() -> None:
+
+def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[], list[str]]:
+    """After a successful run: remember each container's mode (or forget it on removal) and
+    cut the flows the new rules would no longer let start. Returns warnings for the user."""
+
+    def done() -> list[str]:
+        warnings = []
         for container in change.targets:
             if change.mode is not None:
                 containers.set_config(container, MODE_CONFIG_KEY, change.mode.value)
             elif change.forget_mode:
                 containers.set_config(container, MODE_CONFIG_KEY, None)
-            if container.ipv4 and not change.forget_mode and change.mode is not Mode.OPEN:
-                # best effort: the rules are in place; old flows would just live until they end
-                with contextlib.suppress(CoiTuiError):
-                    conntrack.flush_source(container.ipv4)
+            mode = change.mode or _recorded_mode(container)
+            if container.ipv4 and not change.forget_mode and mode is not Mode.OPEN:
+                warning = _cut_flows(container)
+                if warning:
+                    warnings.append(warning)
+        return warnings
 
     return done
 
 
-def job_for(change: Change, containers: ContainerBackend, kind: str = "change") -> Job:
-    def build(_firewall: FirewallBackend) -> Built:
-        # exactly what was previewed; each step re-checks itself when it runs
+def _recorded_mode(container: Container) -> Mode | None:
+    try:
+        return Mode(container.mode_key) if container.mode_key else None
+    except ValueError:
+        return None
+
+
+def _cut_flows(container: Container) -> str:
+    """The rules are in place whatever happens here; flows that survive are named."""
+    assert container.ipv4 is not None
+    try:
+        conntrack.flush_source(container.ipv4)
+        return ""
+    except PermissionDenied as error:
+        fix = f"add to sudoers: {conntrack.sudoers_line()}"
+        reason = str(error)
+    except CoiTuiError as error:
+        fix, reason = "install conntrack, run as root", str(error)
+    flows = sockets.open_flows(container)
+    named = "; ".join(flows[:8]) + (f" (+{len(flows) - 8} more)" if len(flows) > 8 else "")
+    return (f"{container.name}: existing flows were NOT cut and stay open until they end "
+            f"({named or 'none seen open'}): {reason}; fix: {fix}")
+
+
+def job_for(
+    change: Change,
+    containers: ContainerBackend,
+    rebuild: Callable[[FirewallBackend], Change],
+    kind: str = "change",
+) -> Job:
+    """The reviewed change as a job. Under the writer lock it is planned again from the state
+    found then: if that is not the reviewed plan, nothing runs (what was previewed is what
+    runs) and the user reviews again."""
+
+    def build(firewall: FirewallBackend) -> Built:
+        fresh = rebuild(firewall)
+        if fresh.plan.steps != change.plan.steps:
+            raise StateMoved(
+                f"{change.plan.title}: the rules changed since the review "
+                f"({len(fresh.plan)} step(s) now, {len(change.plan)} reviewed): review again")
         return change.plan, record_outcome(change, containers)
 
     return Job(change.plan.title, build, kind)
+
+
+def fresh_job(title: str, containers: ContainerBackend,
+              plan_now: Callable[[FirewallBackend], Change], kind: str = "change") -> Job:
+    """A change planned only once the writer lock is held (the CLI, recovery)."""
+
+    def build(firewall: FirewallBackend) -> Built:
+        change = plan_now(firewall)
+        return change.plan, record_outcome(change, containers)
+
+    return Job(title, build, kind)
+
+
+class StateMoved(CoiTuiError):
+    """The state changed between the review and the run."""

@@ -12,13 +12,15 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.errors import BackendUnavailable, CoiTuiError
 from coi_tui.models import Plan, Step, StepAction
 from coi_tui.services.audit import AuditLog
+from coi_tui.services.hostlock import WRITER, Holder, HostLock
+from coi_tui.services.hostlock import Cancelled as LockWaitCancelled
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class JobFinished:
     cancelled: bool = False
     error: str = ""
     verify_diff: tuple[str, ...] = ()  # steps whose effect is not in firewalld afterwards
+    warnings: tuple[str, ...] = ()  # done, but something the user must know (flows not cut)
+    kind: str = "change"
+    exit_code: int = 1  # for the CLI: 2 when planning refused bad input
 
 
 @dataclass(frozen=True)
@@ -58,16 +63,18 @@ EngineEvent = JobStarted | StepDone | JobFinished | Notice
 EventSink = Callable[[EngineEvent], None]
 
 
-# What a job runs, and what to do once it succeeded (e.g. record the mode).
-Built = tuple[Plan, Callable[[], None] | None]
+# What a job runs, and what to do once it succeeded (e.g. record the mode); that hook returns
+# warnings for the user.
+Built = tuple[Plan, Callable[[], Sequence[str]] | None]
 
 
 @dataclass(frozen=True)
 class Job:
     title: str
-    build: Callable[[FirewallBackend], Built]  # runs on the worker, against fresh state
+    build: Callable[[FirewallBackend], Built]  # runs on the worker, under the writer lock
     kind: str = "change"
     job_id: int = field(default=0, compare=False)
+    on_finished: Callable[[JobFinished], None] | None = field(default=None, compare=False)
 
 
 class Cancelled(Exception):
@@ -80,8 +87,11 @@ class FirewallEngine:
         make_firewall: Callable[[], FirewallBackend],
         on_event: EventSink,
         audit: AuditLog | None = None,
+        lock: HostLock | None = None,
     ) -> None:
         self._make_firewall = make_firewall
+        # One writer per host: plan, run, verify and record happen while holding it.
+        self._host_lock = lock if lock is not None else HostLock(WRITER)
         self._on_event = on_event
         self._audit = audit or AuditLog()
         self._jobs: queue.Queue[Job | None] = queue.Queue()
@@ -102,7 +112,7 @@ class FirewallEngine:
     def submit(self, job: Job) -> int:
         job_id = next(self._ids)
         self._idle.clear()
-        self._jobs.put(Job(job.title, job.build, job.kind, job_id))
+        self._jobs.put(replace(job, job_id=job_id))
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -153,35 +163,58 @@ class FirewallEngine:
             return job_id in self._cancelled
 
     def _run_job(self, job: Job) -> None:
+        def waiting(holder: Holder | None) -> None:
+            who = str(holder) if holder else "another coi-tui"
+            self.notice(f"{job.title}: waiting for the writer lock, held by {who}")
+
+        try:
+            self._host_lock.acquire(waiting, lambda: self._is_cancelled(job.job_id))
+        except LockWaitCancelled:
+            self._finish(job, ok=False, cancelled=True)
+            return
+        try:
+            self._run_locked(job)
+        finally:
+            self._host_lock.release()
+
+    def _run_locked(self, job: Job) -> None:
         try:
             firewall = self._firewall_backend()
             plan, on_success = job.build(firewall)
         except CoiTuiError as error:
-            self._drop_firewall()
-            self._emit(JobFinished(job.job_id, job.title, ok=False, error=str(error)))
+            if isinstance(error, BackendUnavailable):
+                self._drop_firewall()
+            self._finish(job, ok=False, error=str(error), exit_code=error.exit_code)
             return
         total = len(plan)
         self._emit(JobStarted(job.job_id, job.title, total, plan))
         try:
             self._run_steps(job, plan, firewall)
         except Cancelled:
-            self._emit(JobFinished(job.job_id, job.title, ok=False, cancelled=True))
+            self._finish(job, ok=False, cancelled=True)
             return
         except CoiTuiError as error:
-            self._emit(JobFinished(job.job_id, job.title, ok=False, error=str(error)))
+            self._finish(job, ok=False, error=str(error))
             return
         diff = self._verify(plan, firewall)
         if diff:
-            self._emit(JobFinished(job.job_id, job.title, ok=False, verify_diff=diff,
-                                   error="verification found differences"))
+            self._finish(job, ok=False, verify_diff=diff, error="verification found differences")
             return
         try:
-            if on_success is not None:
-                on_success()
+            warnings = tuple(on_success()) if on_success is not None else ()
         except CoiTuiError as error:
-            self._emit(JobFinished(job.job_id, job.title, ok=False, error=str(error)))
+            self._finish(job, ok=False, error=str(error))
             return
-        self._emit(JobFinished(job.job_id, job.title, ok=True))
+        self._finish(job, ok=True, warnings=warnings)
+
+    def _finish(self, job: Job, *, ok: bool, cancelled: bool = False, error: str = "",
+                verify_diff: tuple[str, ...] = (), warnings: tuple[str, ...] = (),
+                exit_code: int = 1) -> None:
+        event = JobFinished(job.job_id, job.title, ok, cancelled, error, verify_diff, warnings,
+                            job.kind, exit_code)
+        self._emit(event)
+        if job.on_finished is not None:
+            job.on_finished(event)
 
     def _run_steps(self, job: Job, plan: Plan, firewall: FirewallBackend) -> None:
         total = len(plan)

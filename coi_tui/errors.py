@@ -13,6 +13,10 @@ class BackendUnavailable(CoiTuiError):
     """A daemon is missing, down, or its socket is absent."""
 
 
+class FirewallDown(BackendUnavailable):
+    """firewalld is not running: it flushed its rules when it stopped (isolation not in force)."""
+
+
 class PermissionDenied(CoiTuiError):
     """The daemon is there but refuses us."""
 

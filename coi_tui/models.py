@@ -20,6 +20,18 @@ class ModeSource(StrEnum):
 
 
 MODE_CONFIG_KEY = "user.coi.network.mode"
+# Set on a container the freeze guard froze, so that any later coi-tui thaws it (and only it).
+FROZEN_BY_GUARD_KEY = "user.coi-tui.frozen-by-guard"
+
+
+class Isolation(StrEnum):
+    """Is a container's isolation in force? Three failures kept apart on purpose."""
+
+    OK = "ok"
+    DRIFT = "drift"  # rules readable, not what the mode says, nothing it rejects let through
+    EXPOSED = "exposed"  # not in force: firewalld down, or the mode's REJECTs are missing
+    UNKNOWN = "unknown"  # the rules cannot be read: no claim either way
+    HELD = "held"  # frozen by the guard while its rules are not in force: no traffic
 
 
 def _option(args: tuple[str, ...], flag: str) -> str | None:
@@ -78,6 +90,7 @@ class Container:
     network: str | None  # the Incus network eth0 is attached to
     mode_key: str | None  # raw value of user.coi.network.mode, if set
     type: str = "container"
+    held: bool = False  # frozen by coi-tui's freeze guard (FROZEN_BY_GUARD_KEY)
 
     @property
     def key(self) -> str:
@@ -153,16 +166,21 @@ class ContainerState:
     mode_source: ModeSource = ModeSource.NONE
     expected_rules: tuple[DirectRule, ...] | None = None  # None: unknown (no policy yet)
     veth_master: str | None = None
+    isolation: Isolation | None = None  # None: nothing to isolate (no IPv4)
+    reason: str = ""  # why the isolation is what it is, for a person
 
     @property
     def unprotected(self) -> bool:
-        return self.mode is None and self.container.ipv4 is not None
+        return (self.mode is None and self.container.ipv4 is not None
+                and self.isolation is not Isolation.UNKNOWN)
 
     @property
     def drift(self) -> bool:
-        if self.expected_rules is None:
-            return False
-        return set(self.expected_rules) != set(self.rules)
+        return self.isolation is Isolation.DRIFT
+
+    @property
+    def exposed(self) -> bool:
+        return self.isolation is Isolation.EXPOSED
 
 
 @dataclass(frozen=True)
@@ -170,6 +188,7 @@ class BackendStatus:
     name: str  # "incus" / "firewalld"
     ok: bool
     detail: str = ""
+    down: bool = False  # known not running (for firewalld: its rules are flushed)
 
 
 @dataclass(frozen=True)
@@ -182,3 +201,22 @@ class Inventory:
 
     def owner_of(self, rule: DirectRule) -> str | None:
         return self.owners.get(rule)
+
+    def backend(self, name: str) -> BackendStatus | None:
+        return next((b for b in self.backends if b.name == name), None)
+
+    @property
+    def exposed(self) -> tuple[ContainerState, ...]:
+        return tuple(s for s in self.containers if s.isolation is Isolation.EXPOSED)
+
+    @property
+    def firewall_down(self) -> bool:
+        status = self.backend("firewalld")
+        return status is not None and status.down
+
+    @property
+    def in_force(self) -> bool:
+        """False when isolation is not in force or cannot be vouched for (status exits 1)."""
+        return not self.firewall_down and not any(
+            s.isolation in (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD)
+            for s in self.containers)

@@ -7,7 +7,9 @@ the new rules still allow is simply tracked again on its next packet.
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
 import subprocess
 
 from coi_tui.errors import BackendUnavailable, PermissionDenied
@@ -32,3 +34,24 @@ def flush_source(ip: str) -> int:
             return int(words[words.index("flow") - 1])
         reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else reason
     raise PermissionDenied(f"cannot delete tracked flows of {ip}: {reason}")
+
+
+def sudoers_line() -> str:
+    """The line that lets this user cut flows, in the style of COI's firewall-cmd line."""
+    path = shutil.which("conntrack") or "/usr/sbin/conntrack"
+    return f"{getpass.getuser()} ALL=(ALL) NOPASSWD: {path}"
+
+
+def may_cut() -> tuple[bool, str]:
+    """Can this process delete tracked flows? (root, or a sudoers line for conntrack)"""
+    if os.geteuid() == 0:
+        return True, "root"
+    path = shutil.which("conntrack") or "/usr/sbin/conntrack"
+    try:
+        done = subprocess.run(["sudo", "-n", "-l", path, "-D"], capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, f"sudo unusable: {error}"
+    if done.returncode == 0:
+        return True, "sudo -n conntrack"
+    return False, f"sudo refuses conntrack; add to sudoers: {sudoers_line()}"

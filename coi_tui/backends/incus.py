@@ -20,10 +20,11 @@ import requests
 from pylxd import Client
 from pylxd.client import EventType, _WebsocketClient
 from pylxd.exceptions import ClientConnectionFailed, LXDAPIException, NotFound
+from pylxd.models.operation import Operation
 
 from coi_tui.backends.base import EventSink
 from coi_tui.errors import BackendUnavailable, BadInput, PermissionDenied
-from coi_tui.models import Container, Network
+from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, Container, Network
 
 SOCKET_NAME = "unix.socket"
 
@@ -91,8 +92,9 @@ def container_from_api(raw: Mapping[str, Any]) -> Container:
         ipv4=_ipv4(eth0),
         veth=(eth0 or {}).get("host_name") or config.get("volatile.eth0.host_name") or None,
         network=device.get("network") or device.get("parent") or None,
-        mode_key=config.get("user.coi.network.mode"),
+        mode_key=config.get(MODE_CONFIG_KEY),
         type=raw.get("type") or "container",
+        held=config.get(FROZEN_BY_GUARD_KEY) == "true",
     )
 
 
@@ -145,6 +147,20 @@ class IncusBackend:
                 record = {k: current[k] for k in writable if k in current}
                 record["config"] = {k: v for k, v in current["config"].items() if k != key}
                 api.put(json=record, params=params)
+
+    def set_frozen(self, container: Container, frozen: bool) -> None:
+        """`incus pause` / `incus start` of a frozen container, waited for."""
+        action = "freeze" if frozen else "unfreeze"
+        with _incus_errors(self.socket):
+            api = self._client.api.instances[container.name].state
+            try:
+                response = api.put(json={"action": action, "timeout": 30},
+                                   params={"project": container.project})
+            except NotFound as error:
+                raise BadInput(f"no such container: {container.name}") from error
+            operation = Operation.wait_for_operation(self._client, response.json()["operation"])
+            if getattr(operation, "status", "Success") != "Success":
+                raise BadInput(f"{action} {container.name}: {operation.err or operation.status}")
 
     def close(self) -> None:
         session = getattr(self._client.api, "session", None)

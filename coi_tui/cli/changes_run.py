@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 
-from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.backends.base import ContainerBackend
 from coi_tui.backends.firewalld import open_firewall
-from coi_tui.changes import Change, ChangePlanner, job_for
+from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
 from coi_tui.cli.output import print_json
 from coi_tui.cli.settings import settings_from_args
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
+from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.models import Plan
 from coi_tui.services.audit import AuditLog
 from coi_tui.wiring import Scope, open_containers
-
-BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]
 
 
 def plan_record(plan: Plan) -> list[dict[str, object]]:
@@ -42,48 +39,66 @@ def print_plan(plan: Plan) -> None:
 
 
 def run_change(args: argparse.Namespace, build: BuildChange) -> int:
+    """--dry-run plans and prints; otherwise the engine plans once it holds the host's writer
+    lock (so two writers never interleave) and runs that plan."""
     settings = settings_from_args(args)
     if getattr(args, "allow", None):
         settings = replace(settings, allowed_domains=tuple(args.allow))
     containers: ContainerBackend = open_containers(Scope.from_args(args))
-    firewall = open_firewall("auto")
-    try:
-        change = build(ChangePlanner(containers, settings), firewall)
-    finally:
-        firewall.close()
+    planner = ChangePlanner(containers, settings)
     as_json = getattr(args, "json", False)
     if args.dry_run:
+        firewall = open_firewall("auto")
+        try:
+            change = build(planner, firewall)
+        finally:
+            firewall.close()
+            containers.close()
         if as_json:
             print_json({"title": change.plan.title, "steps": plan_record(change.plan),
                         "applied": False})
         else:
             print_plan(change.plan)
         return 0
+    started: list[JobStarted] = []
     finished: list[JobFinished] = []
 
     def report(event: EngineEvent) -> None:
-        if isinstance(event, StepDone) and not as_json:
+        if isinstance(event, JobStarted):
+            started.append(event)
+            if not as_json:
+                print_plan(event.plan)
+        elif isinstance(event, StepDone) and not as_json:
             mark = "ok  " if event.ok else "FAIL"
             print(f"[{event.index}/{event.total}] {mark} {event.step}  ({event.detail})")
+        elif isinstance(event, Notice):
+            print(f"coi-tui: {event.text}", file=sys.stderr, flush=True)
         elif isinstance(event, JobFinished):
             finished.append(event)
 
     engine = FirewallEngine(lambda: open_firewall("auto"), report, AuditLog()).start()
     try:
-        engine.submit(job_for(change, containers))
+        engine.submit(fresh_job("change", containers, lambda fw: build(planner, fw)))
         engine.wait_idle()
     finally:
         engine.stop()
         containers.close()
     (result,) = finished
+    plan = started[0].plan if started else Plan()
+    for warning in result.warnings:
+        print(f"coi-tui: warning: {warning}", file=sys.stderr)
     if as_json:
-        print_json({"title": change.plan.title, "steps": plan_record(change.plan),
+        print_json({"title": plan.title, "steps": plan_record(plan),
                     "applied": result.ok, "error": result.error,
-                    "verify_diff": list(result.verify_diff)})
+                    "verify_diff": list(result.verify_diff),
+                    "warnings": list(result.warnings)})
     elif result.ok:
-        print(f"done: {change.plan.title}")
+        print(f"done: {plan.title}")
     if not result.ok:
         detail = "; ".join(result.verify_diff) or result.error
-        print(f"coi-tui: {change.plan.title} failed: {detail}", file=sys.stderr)
+        if not started:  # refused while planning: bad input exits 2, as before any lock
+            print(f"coi-tui: {result.error}", file=sys.stderr)
+            return result.exit_code
+        print(f"coi-tui: {plan.title} failed: {detail}", file=sys.stderr)
         return 1
     return 0

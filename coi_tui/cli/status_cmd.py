@@ -8,7 +8,7 @@ from typing import Any
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.errors import BackendUnavailable
-from coi_tui.models import ContainerState, Inventory
+from coi_tui.models import ContainerState, Inventory, Isolation
 from coi_tui.wiring import Scope, inventory_source
 
 
@@ -32,6 +32,9 @@ def container_record(state: ContainerState) -> dict[str, object]:
         "expected_rules": None if state.expected_rules is None else len(state.expected_rules),
         "drift": state.drift,
         "unprotected": state.unprotected,
+        "exposed": state.exposed,
+        "isolation": state.isolation.value if state.isolation else None,
+        "reason": state.reason,
     }
 
 
@@ -48,7 +51,15 @@ def load_inventory(args: argparse.Namespace, need: tuple[str, ...]) -> Inventory
     return inventory
 
 
+def flag(state: ContainerState) -> str:
+    """The one word a person scans for: EXPOSED, UNKNOWN, HELD, DRIFT (or nothing)."""
+    if state.isolation in (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT):
+        return state.isolation.value.upper()
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
+    """Exit 1 when isolation is not in force (or cannot be vouched for), 0 otherwise."""
     inventory = load_inventory(args, need=("incus",))
     records = [container_record(s) for s in inventory.containers]
     down = [b for b in inventory.backends if not b.ok]
@@ -56,26 +67,35 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "containers": records,
-                "backends": {b.name: {"ok": b.ok, "detail": b.detail} for b in inventory.backends},
+                "exposed": bool(inventory.exposed) or inventory.firewall_down,
+                "in_force": inventory.in_force,
+                "backends": {b.name: {"ok": b.ok, "detail": b.detail, "down": b.down}
+                             for b in inventory.backends},
             }
         )
     else:
-        headers = ["name", "project", "status", "ipv4", "veth", "mode", "source", "rules", "drift"]
+        headers = ["name", "project", "status", "ipv4", "veth", "mode", "source", "rules",
+                   "isolation", "why"]
         rows = [
             [
-                r["name"],
-                r["project"],
-                r["status"],
-                r["ipv4"],
-                r["veth"],
-                r["mode"] or ("UNPROTECTED" if r["unprotected"] else None),
-                r["mode_source"],
-                r["rules"],
-                "DRIFT" if r["drift"] else "",
+                c.name,
+                c.project,
+                c.status,
+                c.ipv4,
+                c.veth,
+                state.mode.value if state.mode else ("UNPROTECTED" if state.unprotected else None),
+                state.mode_source.value,
+                len(state.rules),
+                flag(state) or (state.isolation.value if state.isolation else ""),
+                state.reason if flag(state) else "",
             ]
-            for r in records
+            for state in inventory.containers
+            for c in (state.container,)
         ]
         print_table(headers, rows)
         for b in down:
             print(f"warning: {b.name}: {b.detail}")
-    return 0
+        if inventory.exposed:
+            names = ", ".join(s.container.name for s in inventory.exposed)
+            print(f"EXPOSED: isolation not in force for {names}")
+    return 0 if inventory.in_force else 1

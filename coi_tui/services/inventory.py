@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.errors import CoiTuiError
+from coi_tui.errors import CoiTuiError, FirewallDown
 from coi_tui.models import (
     BackendStatus,
     Container,
     ContainerState,
     DirectRule,
     Inventory,
+    Isolation,
     Link,
     Mode,
     ModeSource,
@@ -38,6 +39,57 @@ def mode_of(container: Container, rules: Iterable[DirectRule]) -> tuple[Mode | N
     if inferred is not None:
         return inferred, ModeSource.INFERRED
     return None, ModeSource.NONE
+
+
+ENFORCING = (Mode.RESTRICTED, Mode.ALLOWLIST)  # modes that reject something
+
+
+def isolation_of(
+    container: Container,
+    mode: Mode | None,
+    source: ModeSource,
+    mine: tuple[DirectRule, ...],
+    expected: tuple[DirectRule, ...] | None,
+    firewall: BackendStatus | None,
+) -> tuple[Isolation | None, str]:
+    """Is the container's mode in force? EXPOSED only where traffic the mode rejects can flow."""
+    if container.ipv4 is None:
+        return None, ""
+    isolation, reason = _rules_isolation(mode, source, mine, expected, firewall)
+    if isolation is Isolation.EXPOSED and container.status == "Frozen":
+        return Isolation.HELD, f"frozen until its rules are back ({reason})"
+    return isolation, reason
+
+
+def _rules_isolation(
+    mode: Mode | None,
+    source: ModeSource,
+    mine: tuple[DirectRule, ...],
+    expected: tuple[DirectRule, ...] | None,
+    firewall: BackendStatus | None,
+) -> tuple[Isolation | None, str]:
+    if firewall is not None and not firewall.ok:
+        if not firewall.down:
+            return Isolation.UNKNOWN, f"rules unreadable: {firewall.detail}"
+        if mode in ENFORCING:
+            return Isolation.EXPOSED, f"firewalld is not running: no {mode} rule is in force"
+        return None, "firewalld is not running"
+    if mode is None:
+        return None, "no mode recorded and no COI rules"
+    if source is ModeSource.SET and not mine:
+        if mode in ENFORCING:
+            return Isolation.EXPOSED, f"none of its {mode} rules is in force"
+        return Isolation.DRIFT, f"none of its {mode} rules is in force"
+    if expected is None:
+        return Isolation.OK, "rules not checked (expected rules unknown)"
+    missing = set(expected) - set(mine)
+    extra = set(mine) - set(expected)
+    rejects = [r for r in missing if r.verdict in ("REJECT", "DROP")]
+    if rejects and mode in ENFORCING:
+        return Isolation.EXPOSED, f"{len(rejects)} of its {mode} REJECT rules missing"
+    if missing or extra:
+        return Isolation.DRIFT, f"{len(missing)} rule(s) missing, {len(extra)} extra"
+    return Isolation.OK, f"{mode} in force"
 
 
 def join_inventory(
@@ -62,12 +114,14 @@ def join_inventory(
         if owner is not None:
             owners[rule] = owner.key
             owned[owner.key].append(rule)
+    firewall = next((b for b in backends if b.name == "firewalld"), None)
     states = []
     for c in sorted(containers, key=lambda c: (c.project, c.name)):
         mine = tuple(owned[c.key])
         mode, source = mode_of(c, mine)
         gateway = (gateways or {}).get(c.network) if c.network else None
         want = expected(c, mode, gateway) if expected and mode and c.ipv4 else None
+        isolation, reason = isolation_of(c, mode, source, mine, want, firewall)
         link = links.get(c.veth) if c.veth else None
         states.append(
             ContainerState(
@@ -77,6 +131,8 @@ def join_inventory(
                 mode_source=source,
                 expected_rules=want,
                 veth_master=link.master if link else None,
+                isolation=isolation,
+                reason=reason,
             )
         )
     return Inventory(
@@ -135,7 +191,8 @@ class InventorySource:
             statuses.append(BackendStatus("firewalld", True))
         except CoiTuiError as error:
             self._drop_firewall()
-            statuses.append(BackendStatus("firewalld", False, str(error)))
+            down = isinstance(error, FirewallDown)
+            statuses.append(BackendStatus("firewalld", False, str(error), down=down))
         return join_inventory(
             containers,
             rules,

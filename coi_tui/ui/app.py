@@ -13,14 +13,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from coi_tui.backends.base import FirewallBackend
-from coi_tui.changes import Change, ChangePlanner, job_for
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.changes import BuildChange, ChangePlanner, job_for
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.errors import CoiTuiError
 from coi_tui.models import Inventory, Mode, NetworkSettings
-from coi_tui.recovery import ReloadRecovery
+from coi_tui.recovery import Enforcer
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.config import Locations
+from coi_tui.services.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.commands import CoiCommands
@@ -57,6 +58,9 @@ class Wiring:
     watchers: WatcherFactory = lambda sink: ()
     make_planner: Callable[[NetworkSettings], ChangePlanner] | None = None
     make_firewall: Callable[[], FirewallBackend] | None = None
+    make_containers: Callable[[], ContainerBackend] | None = None  # for the freeze guard
+    freeze_after: float | None = None  # the freeze guard (coi-tui's own settings); None: off
+    watch_holder: Callable[[], Holder | None] = lambda: HostLock(WATCH).holder()
     audit: AuditLog = field(default_factory=AuditLog)
     settings: NetworkSettings = field(default_factory=NetworkSettings)
     config: tuple[Path, Locations] | None = None  # the file the Config view edits
@@ -105,11 +109,22 @@ class CoiApp(App[int]):
         self._paused = False
         self.settings = wiring.settings
         self.engine: FirewallEngine | None = None
-        self._recovery: ReloadRecovery | None = None
+        self.enforcer: Enforcer | None = None
+        self.deferring_to: Holder | None = None  # the `coi-tui watch` that keeps isolation
         if not self.read_only and wiring.make_firewall and wiring.make_planner:
             self.engine = FirewallEngine(wiring.make_firewall, self._on_engine_event, wiring.audit)
             make_planner = wiring.make_planner
-            self._recovery = ReloadRecovery(self.engine, lambda: make_planner(self.settings))
+            writer = HostLock(WRITER)
+            self.enforcer = Enforcer(
+                self.engine,
+                lambda: make_planner(self.settings),
+                wiring.make_containers or (lambda: make_planner(self.settings).containers),
+                say=self.engine.notice,
+                audit=wiring.audit,
+                freeze_after=wiring.freeze_after,
+                wake=self.action_refresh,
+                others_writing=lambda: writer.holder() is not None,
+            )
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -136,6 +151,9 @@ class CoiApp(App[int]):
 
     def _start_polling(self) -> None:
         def publish(inventory: Inventory) -> None:
+            if self.enforcer is not None:  # on the poller thread: no I/O on the UI thread
+                self._defer_to_watch(self.enforcer)
+                self.enforcer.on_snapshot(inventory)
             self.post_message(InventoryUpdated(inventory))
 
         poller = InventoryPoller(self.wiring.make_source(), publish, interval=self._poll_interval)
@@ -145,22 +163,36 @@ class CoiApp(App[int]):
         for watcher in self._watchers:
             watcher.start()
 
+    def _defer_to_watch(self, enforcer: Enforcer) -> None:
+        """A running `coi-tui watch` keeps isolation for the host: never two enforcers."""
+        holder = self.wiring.watch_holder()
+        if (holder is None) != (self.deferring_to is None):
+            if holder is not None:
+                enforcer.active = False
+                enforcer.say(f"coi-tui watch ({holder}) keeps isolation on this host: "
+                                     "this TUI's own recovery defers to it")
+            else:
+                enforcer.active = True
+                enforcer.say("coi-tui watch stopped: this TUI keeps isolation again")
+        self.deferring_to = holder
+
     def _on_engine_event(self, event: EngineEvent) -> None:
         self.post_message(EngineUpdate(event))
 
     def _on_backend_event(self, event: str, payload: object = None) -> None:
-        """From watcher threads: any event means "look again"; a reload also means recover."""
+        """From watcher threads: any event means "look again"; some also tell the enforcer
+        why the rules may be gone."""
+        if self.enforcer is not None:
+            self.enforcer.on_event(event, payload)
         if self._poller is not None:
             self._poller.wake()
-        if self._recovery is not None:
-            self._recovery(event, payload)
 
     # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
         if not self.containers_view.query("#containers-table"):
             return  # shutting down: the views' children are already gone
-        self.banner.show_status(message.inventory.backends)
+        self.banner.show_inventory(message.inventory)
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)
 
@@ -173,6 +205,8 @@ class CoiApp(App[int]):
             panel.step(event)
         elif isinstance(event, JobFinished):
             panel.finished(event)
+            for warning in event.warnings:
+                self.notify(warning, severity="warning", timeout=30)
             if event.ok:
                 self.notify(f"{event.title}: done")
             else:
@@ -183,11 +217,12 @@ class CoiApp(App[int]):
             self.notify(event.text, severity="warning")
 
     def on_change_ready(self, message: ChangeReady) -> None:
-        change, planner = message.change, message.planner
+        change, planner, build = message.change, message.planner, message.build
 
         def decided(apply: bool | None) -> None:
             if apply and self.engine is not None:
-                self.engine.submit(job_for(change, planner.containers))
+                self.engine.submit(job_for(change, planner.containers,
+                                           lambda firewall: build(planner, firewall)))
 
         def review(accepted: bool | None = True) -> None:
             if accepted:
@@ -225,9 +260,7 @@ class CoiApp(App[int]):
         state = self.containers_view.selected()
         return state.container.name if state else None
 
-    def _plan(
-        self, build: Callable[[ChangePlanner, FirewallBackend], Change], offer: bool = False
-    ) -> None:
+    def _plan(self, build: BuildChange, offer: bool = False) -> None:
         """Plan off the UI thread; the review (or, after a config save, the offer) follows."""
         make_planner, make_firewall = self.wiring.make_planner, self.wiring.make_firewall
         if make_planner is None or make_firewall is None:
@@ -245,7 +278,7 @@ class CoiApp(App[int]):
             except CoiTuiError as error:
                 self.post_message(ChangeFailed(str(error)))
                 return
-            self.post_message(ChangeReady(change, planner, offer))
+            self.post_message(ChangeReady(change, planner, build, offer))
 
         self.run_worker(work, thread=True, group="plan", exclusive=True, exit_on_error=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from coi_tui.changes import Change, ChangePlanner
+from coi_tui.changes import BuildChange, Change, ChangePlanner
 from coi_tui.engine import EngineEvent
 from coi_tui.models import Inventory
 
@@ -31,10 +31,12 @@ class EngineUpdate(Message):
 class ChangeReady(Message):
     """A change was planned off the UI thread and awaits review."""
 
-    def __init__(self, change: Change, planner: ChangePlanner, offer: bool = False) -> None:
+    def __init__(self, change: Change, planner: ChangePlanner, build: BuildChange,
+                 offer: bool = False) -> None:
         super().__init__()
         self.change = change
         self.planner = planner
+        self.build = build  # plans it again under the writer lock, to check nothing moved
         self.offer = offer  # after a config save: ask "apply to N containers?" first
 
 

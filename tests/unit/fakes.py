@@ -5,7 +5,7 @@ Never used to test a backend itself: those tests run against the real daemons.
 
 from __future__ import annotations
 
-from coi_tui.errors import BackendUnavailable
+from coi_tui.errors import BackendUnavailable, FirewallDown
 from coi_tui.models import Container, DirectRule, Network
 
 
@@ -25,6 +25,9 @@ class FakeContainers:
     def set_config(self, container: Container, key: str, value: str | None) -> None:
         raise NotImplementedError
 
+    def set_frozen(self, container: Container, frozen: bool) -> None:
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -34,9 +37,12 @@ class FakeFirewall:
 
     def __init__(self, rules: list[DirectRule] | None = None) -> None:
         self.rules = list(rules or [])
-        self.down: str | None = None
+        self.down: str | None = None  # unreachable or unreadable: the reason
+        self.stopped = False  # firewalld not running (its rules flushed)
 
     def _check(self) -> None:
+        if self.stopped:
+            raise FirewallDown("firewalld is not running")
         if self.down:
             raise BackendUnavailable(self.down)
 

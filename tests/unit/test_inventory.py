@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from coi_tui.models import Container, DirectRule, Link, Mode, ModeSource
+from dataclasses import replace
+
+from coi_tui.models import (
+    BackendStatus,
+    Container,
+    ContainerState,
+    DirectRule,
+    Isolation,
+    Link,
+    Mode,
+    ModeSource,
+)
 from coi_tui.services.inventory import join_inventory
 
 
@@ -68,13 +79,68 @@ def test_the_veth_master_comes_from_the_links() -> None:
     assert state.veth_master == "incusbr0"
 
 
-def test_drift_compares_expected_and_actual_rule_sets() -> None:
-    c = container("a", "10.147.0.5", mode_key="restricted")
+FIVE_ACCEPT = rule(50, "-s", "10.147.0.5", "-d", "0.0.0.0/0", "-j", "ACCEPT")
+FIVE_EXTRA = rule(1, "-s", "10.147.0.5", "-d", "203.0.113.9", "-j", "ACCEPT")
+UP = BackendStatus("firewalld", True)
+STOPPED = BackendStatus("firewalld", False, "firewalld is not running", down=True)
+UNREADABLE = BackendStatus("firewalld", False, "sudo refused firewall-cmd; add: ...")
+
+
+def restricted_five(*rules: DirectRule, firewall: BackendStatus = UP,
+                    status: str = "Running", mode: str = "restricted") -> ContainerState:
+    c = replace(container("a", "10.147.0.5", mode_key=mode), status=status)
 
     def expected(_c: Container, _m: Mode, _gw: str | None) -> tuple[DirectRule, ...]:
-        return (FIVE_REJECT,)
+        return (FIVE_REJECT, FIVE_ACCEPT)
 
-    (ok,) = join_inventory([c], [FIVE_REJECT], {}, expected=expected).containers
-    (drifted,) = join_inventory([c], [], {}, expected=expected).containers
-    assert not ok.drift
-    assert drifted.drift
+    (state,) = join_inventory([c], rules, {}, expected=expected, backends=(firewall,)).containers
+    return state
+
+
+def test_rules_as_the_mode_says_are_in_force() -> None:
+    state = restricted_five(FIVE_REJECT, FIVE_ACCEPT)
+    assert state.isolation is Isolation.OK and not state.drift and not state.exposed
+
+
+def test_an_extra_rule_is_drift_not_exposure() -> None:
+    state = restricted_five(FIVE_REJECT, FIVE_ACCEPT, FIVE_EXTRA)
+    assert state.isolation is Isolation.DRIFT and state.drift and not state.exposed
+
+
+def test_a_recorded_mode_without_its_rules_is_exposed_never_just_drift() -> None:
+    state = restricted_five()
+    assert state.isolation is Isolation.EXPOSED and not state.drift
+    assert "none of its restricted rules" in state.reason
+
+
+def test_a_missing_reject_is_exposed_even_when_other_rules_remain() -> None:
+    state = restricted_five(FIVE_ACCEPT)
+    assert state.isolation is Isolation.EXPOSED and "REJECT" in state.reason
+
+
+def test_open_mode_without_its_rules_is_drift_it_rejected_nothing() -> None:
+    assert restricted_five(mode="open").isolation is Isolation.DRIFT
+
+
+def test_firewalld_stopped_exposes_every_enforcing_container_and_the_inventory_says_so() -> None:
+    c = container("a", "10.147.0.5", mode_key="restricted")
+    inventory = join_inventory([c, container("b", "10.147.0.6")], [], {}, backends=(STOPPED,))
+    a, b = inventory.containers
+    assert a.isolation is Isolation.EXPOSED and "firewalld is not running" in a.reason
+    assert b.unprotected and b.isolation is None
+    assert inventory.exposed == (a,) and inventory.firewall_down and not inventory.in_force
+
+
+def test_unreadable_rules_are_unknown_never_unprotected_or_drift() -> None:
+    c = container("b", "10.147.0.6")
+    inventory = join_inventory([c], [], {}, backends=(UNREADABLE,))
+    (b,) = inventory.containers
+    assert b.isolation is Isolation.UNKNOWN and "sudo refused" in b.reason
+    assert not b.unprotected and not b.drift and not b.exposed
+    assert restricted_five(firewall=UNREADABLE).isolation is Isolation.UNKNOWN
+    assert not inventory.in_force
+
+
+def test_a_frozen_container_without_its_rules_is_held_not_exposed() -> None:
+    assert restricted_five(firewall=STOPPED, status="Frozen").isolation is Isolation.HELD
+    assert restricted_five(FIVE_REJECT, FIVE_ACCEPT, status="Frozen").isolation is Isolation.OK

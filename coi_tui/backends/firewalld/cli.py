@@ -18,7 +18,7 @@ from coi_tui.backends.firewalld.errors import (
     refused,
     remove_action,
 )
-from coi_tui.errors import BackendUnavailable, PermissionDenied
+from coi_tui.errors import BackendUnavailable, FirewallDown, PermissionDenied
 from coi_tui.models import DirectRule
 
 NOT_RUNNING_RC = 252  # firewall-cmd's exit status when firewalld does not answer
@@ -63,7 +63,7 @@ class CliFirewall:
                 "add: $USER ALL=(ALL) NOPASSWD: /usr/bin/firewall-cmd"
             )
         if done.returncode == NOT_RUNNING_RC or "FirewallD is not running" in output:
-            raise BackendUnavailable("firewalld is not available or not running")
+            raise FirewallDown("firewalld is not running (firewall-cmd says so)")
         if done.returncode not in ok_codes:
             raise refused(action, done.stderr or done.stdout or f"exit status {done.returncode}")
         return done

@@ -26,7 +26,7 @@ from coi_tui.backends.firewalld.errors import (
     refused,
     remove_action,
 )
-from coi_tui.errors import BackendUnavailable, CoiTuiError, PermissionDenied
+from coi_tui.errors import BackendUnavailable, CoiTuiError, FirewallDown, PermissionDenied
 from coi_tui.models import DirectRule
 
 BUS_NAME = "org.fedoraproject.FirewallD1"
@@ -129,7 +129,7 @@ class DBusFirewall:
         (state,) = self._send(Properties(MAIN).get("state"), action="read firewalld's state")
         value = str(state[1]).lower()  # a variant: (signature, value)
         if value != "running":
-            raise BackendUnavailable(f"firewalld is not running (state {value})")
+            raise FirewallDown(f"firewalld is not running (state {value})")
         return value
 
     def authorized(self) -> bool:
@@ -201,7 +201,7 @@ def _error_for(name: str, reason: str, action: str) -> CoiTuiError:
     if name in _DENIED:
         return PermissionDenied(f"the system D-Bus refused {action}: {reason_line(reason)}")
     if name in _NO_FIREWALLD:
-        return BackendUnavailable(
+        return FirewallDown(
             f"firewalld is not running (nobody owns {BUS_NAME} on the system D-Bus)"
         )
     if name in _NO_ANSWER:

@@ -58,18 +58,24 @@ class FirewallSignals:
         return conn
 
     def _run(self) -> None:
+        lost = False
         while not self._stop.is_set():
             try:
                 conn = self._subscribe()
             except Exception as error:  # no bus yet: retry until stopped
                 self._sink("dbus-down", {"reason": str(error)})
+                lost = True
                 self._stop.wait(1.0)
                 continue
             with contextlib.closing(conn):
                 self._ready.set()
-                self._receive(conn)
+                if lost:  # firewalld's signals were missed meanwhile: look again
+                    self._sink("dbus-up", {})
+                lost = False
+                lost = self._receive(conn)
 
-    def _receive(self, conn: DBusConnection) -> None:
+    def _receive(self, conn: DBusConnection) -> bool:
+        """Until stopped (False) or the bus goes away (True)."""
         while not self._stop.is_set():
             try:
                 message = conn.receive(timeout=self._poll)
@@ -77,10 +83,11 @@ class FirewallSignals:
                 continue
             except Exception as error:  # the bus went away: resubscribe
                 self._sink("dbus-down", {"reason": str(error)})
-                return
+                return True
             for name, rule in RULES.items():
                 if rule.matches(message):
                     self._dispatch(name, message.body)
+        return False
 
     def _dispatch(self, name: str, body: tuple[Any, ...]) -> None:
         if name == "NameOwnerChanged":
