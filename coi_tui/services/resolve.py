@@ -138,6 +138,15 @@ def resolution_from_records(records: Iterable[DomainRecord], resolved_at: float)
     )
 
 
+class _Failing:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def resolve(self, qname: str, rdtype: str = "A", *, lifetime: float | None = None
+                ) -> dns.resolver.Answer:
+        raise dns.exception.DNSException(self.reason)  # type: ignore[no-untyped-call]
+
+
 def resolve_allowlist(
     entries: Iterable[str],
     *,
@@ -161,7 +170,12 @@ def resolve_allowlist(
         else:
             domains.append(entry)
     if domains:
-        querier = resolver or make_resolver()
+        try:
+            querier = resolver or make_resolver()
+        except dns.exception.DNSException as error:
+            # no usable resolv.conf: every domain fails (and keeps its cached IPs, stale)
+            reason = f"no nameservers ({type(error).__name__}: {error})"
+            querier = _Failing(reason)
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(domains))) as pool:
             for found in pool.map(lambda d: _lookup(querier, d, clock, timeout), domains):
                 records[found.domain] = _record(found, allow_local)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
 from coi_tui.services.dns.schedule import (
     go_duration,
@@ -106,3 +108,16 @@ def test_countdowns_and_go_durations() -> None:
     assert [seconds_until(NOW + 60, NOW + d) for d in (0, 0.1, 59.5, 60, 99)] == [60, 60, 1, 0, 0]
     assert seconds_until(None, NOW) is None
     assert [go_duration(s) for s in (60, 300, 45, 3600)] == ["1m0s", "5m0s", "45s", "1h0m0s"]
+
+
+def test_no_usable_nameserver_fails_every_domain_instead_of_raising(monkeypatch: Any) -> None:
+    import dns.resolver
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")  # type: ignore[no-untyped-call]
+
+    monkeypatch.delenv("COI_TUI_NAMESERVERS", raising=False)
+    monkeypatch.setattr(dns.resolver.Resolver, "__init__", broken)
+    result = resolve_allowlist(["api.lab.test", "198.51.100.7"])
+    assert result.ips == ("198.51.100.7",)
+    assert "no nameservers (NoResolverConfiguration" in result.failed["api.lab.test"]
