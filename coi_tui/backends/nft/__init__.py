@@ -1,0 +1,1 @@
+"""COI's nftables era: `nft -j` reader and `nft -f -` runner."""

@@ -1,0 +1,199 @@
+"""Against the real nft (root): every script the builder writes is accepted by the kernel
+(`nft -c`), and what COI's text becomes in the kernel reads back equal (round trip).
+
+Only scratch tables named `coi_tui_scratch_<pid>_<n>` are created and deleted, by exact
+name. Their chains are regular chains (no hook), so no packet ever passes through them;
+scripts that would create hooked chains are only ever checked (`nft -c`), never applied.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from coi_tui.backends.nft.cli import NftCli
+from coi_tui.errors import BackendUnavailable, FirewallError, PermissionDenied
+from coi_tui.models import Mode
+from coi_tui.nft_models import DesiredPolicy, HostEntry, NftSettings, NftState
+from coi_tui.services.nft_policy import (
+    desired_policy,
+    infer_mode,
+    owned_rules,
+    owned_sets,
+)
+from coi_tui.services.nft_transaction import (
+    apply_script,
+    owned_objects,
+    policy_in_force,
+    refresh_script,
+    remove_script,
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nft") is None or os.geteuid() != 0, reason="needs nft and root")
+
+GW = "10.147.0.1"
+_count = itertools.count()
+
+
+class Scratch:
+    def __init__(self) -> None:
+        self.name = f"coi_tui_scratch_{os.getpid()}_{next(_count)}"
+        self.filter = f"{self.name}_f"
+        self.cli = NftCli()
+
+    def create(self) -> None:
+        n = self.name
+        self.cli.run_script(
+            f"add table ip {n}\nadd chain ip {n} forward\nadd chain ip {n} input\n"
+            f"add table ip6 {n}\nadd chain ip6 {n} forward\n"
+            f"add table ip {self.filter}\nadd chain ip {self.filter} FORWARD\n")
+
+    def state(self) -> NftState:
+        return self.cli.state(table=self.name, filter_table=self.filter)
+
+    def apply(self, script: str) -> None:
+        self.cli.run_script(script, check=True)  # the kernel accepts it ...
+        self.cli.run_script(script)  # ... and applies it as one transaction
+
+    def drop(self) -> None:
+        present = set(self.cli.list_tables())
+        for family, table in (("ip", self.name), ("ip6", self.name), ("ip", self.filter)):
+            if (family, table) in present:
+                self.cli.run_script(f"delete table {family} {table}\n")
+
+
+@pytest.fixture
+def scratch() -> Iterator[Scratch]:
+    s = Scratch()
+    s.create()
+    try:
+        yield s
+    finally:
+        s.drop()
+
+
+SETTINGS = [
+    NftSettings(allowed_domains=("203.0.113.0/24",)),
+    NftSettings(allowed_domains=("203.0.113.0/24:443,8000-8100", "api.lab.test", "198.51.100.7"),
+                allowed_ports=(80, 443), allow_local_network_access=True),
+    NftSettings(allowed_domains=("api.lab.test:22",), block_metadata_endpoint=False,
+                allow_local_network_access=True,
+                hosts=(HostEntry("192.168.77.2", ("lan",), (8080,)), HostEntry("10.9.9.9"))),
+    NftSettings(allowed_domains=("api.lab.test",), block_private_networks=False,
+                block_metadata_endpoint=False),
+    NftSettings(allowed_domains=("api.lab.test",), dns_servers=("203.0.113.53",),
+                allowed_ports=(443,)),
+]
+RESOLVED = {"api.lab.test": ["203.0.113.10", "203.0.113.11"]}
+
+
+def _desired(ip: str, name: str, mode: Mode, settings: NftSettings) -> DesiredPolicy:
+    if mode is Mode.ALLOWLIST and settings.dns_servers:
+        settings = replace(settings, dns_servers=())
+    return desired_policy(ip, name, mode, settings, GW, f"veth{name[-1]}", RESOLVED)
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_coi_s_text_reads_back_equal_in_every_mode_and_switch(
+        scratch: Scratch, settings: NftSettings) -> None:
+    # a neighbour whose address extends ours: it must come through every step untouched
+    neighbour = _desired("10.147.0.50", "coi-lab-5", Mode.ALLOWLIST, SETTINGS[0])
+    scratch.apply(apply_script(scratch.state(), neighbour, table=scratch.name).text)
+    before = owned_objects(scratch.state(), "10.147.0.50", "coi-lab-5")
+
+    for mode in (Mode.RESTRICTED, Mode.ALLOWLIST, Mode.OPEN, Mode.ALLOWLIST, Mode.RESTRICTED):
+        desired = _desired("10.147.0.5", "coi-lab-1", mode, settings)
+        scratch.apply(apply_script(scratch.state(), desired, table=scratch.name).text)
+        live = scratch.state()
+        owned = owned_objects(live, "10.147.0.5", "coi-lab-1")
+        assert [r.canonical for r in owned.forward] == [r.canonical for r in desired.forward]
+        assert policy_in_force(live, desired)
+        assert infer_mode("10.147.0.5", owned.forward, [s.name for s in owned.sets],
+                          ip6_drop=bool(owned.ip6)) is mode
+        # applying again changes nothing
+        assert apply_script(live, desired, table=scratch.name).empty
+        assert owned_objects(live, "10.147.0.50", "coi-lab-5") == before
+
+
+def test_remove_takes_exactly_one_container(scratch: Scratch) -> None:
+    for ip, name in (("10.147.0.5", "coi-lab-1"), ("10.147.0.50", "coi-lab-5")):
+        desired = _desired(ip, name, Mode.ALLOWLIST, SETTINGS[1])
+        scratch.apply(apply_script(scratch.state(), desired, table=scratch.name,
+                                   lift_boot_block=False).text)
+    # a boot block and monitor rules as COI installs them
+    scratch.apply(
+        f'add rule ip {scratch.name} forward iifname veth1 drop comment "coi-boot-coi-lab-1"\n'
+        f'insert rule ip {scratch.filter} FORWARD ip saddr 10.147.0.5 udp dport 53 '
+        f'log prefix "NFT_DNS[10.147.0.5]: " level info counter\n'
+        f'insert rule ip {scratch.filter} FORWARD ip saddr 10.147.0.50 udp dport 53 '
+        f'log prefix "NFT_DNS[10.147.0.50]: " level info counter\n')
+    before = scratch.state()
+    other = owned_objects(before, "10.147.0.50", "coi-lab-5")
+    scratch.apply(remove_script(before, "10.147.0.5", "coi-lab-1", table=scratch.name,
+                                filter_table=scratch.filter).text)
+    after = scratch.state()
+    assert owned_objects(after, "10.147.0.5", "coi-lab-1").empty
+    assert owned_objects(after, "10.147.0.50", "coi-lab-5") == other
+    assert after.ip is not None and [c.name for c in after.ip.chains] == ["forward", "input"]
+    assert [r.comment for r in after.ip.rules_in("forward")].count("coi-base") == 1
+
+
+def test_refresh_adds_elements_in_one_transaction(scratch: Scratch) -> None:
+    ip = "10.147.0.5"
+    desired = _desired(ip, "coi-lab-1", Mode.ALLOWLIST, SETTINGS[1])
+    scratch.apply(apply_script(scratch.state(), desired, table=scratch.name).text)
+    rules_before = owned_rules(scratch.state().ip, ip)
+    script = refresh_script(scratch.state(), ip, {
+        "coi_d_10_147_0_5": ["203.0.113.10", "203.0.113.12"],
+        "coi_dp_10_147_0_5": ["203.0.113.12 . 80", "203.0.113.12 . 443"],
+    }, table=scratch.name, remove_stale=True)
+    assert script.lines == (
+        f"add element ip {scratch.name} coi_d_10_147_0_5 {{ 203.0.113.12 }}",
+        f"delete element ip {scratch.name} coi_d_10_147_0_5 {{ 203.0.113.11 }}",
+        f"add element ip {scratch.name} coi_dp_10_147_0_5 {{ 203.0.113.12 . 80, "
+        "203.0.113.12 . 443 }",
+        f"delete element ip {scratch.name} coi_dp_10_147_0_5 {{ 203.0.113.10 . 80, "
+        "203.0.113.10 . 443, 203.0.113.11 . 80, 203.0.113.11 . 443 }",
+    )
+    scratch.apply(script.text)
+    live = scratch.state()
+    sets = {s.name: s.elements for s in owned_sets(live.ip, ip)}
+    assert sets["coi_d_10_147_0_5"] == ("203.0.113.10", "203.0.113.12")
+    assert set(sets["coi_dp_10_147_0_5"]) == {"203.0.113.12 . 80", "203.0.113.12 . 443"}
+    assert owned_rules(live.ip, ip) == rules_before  # same handles: no rule was touched
+
+
+def test_a_fresh_host_script_with_hooked_chains_passes_the_kernel_check() -> None:
+    cli = NftCli()
+    name = f"coi_tui_scratch_{os.getpid()}_fresh"
+    assert ("ip", name) not in set(cli.list_tables())
+    for mode in Mode:
+        desired = _desired("10.147.0.5", "coi-lab-1", mode, SETTINGS[1])
+        script = apply_script(NftState(), desired, table=name)
+        assert script.lines[0] == f"add table ip {name}"
+        cli.run_script(script.text, check=True)  # check only: never applied
+    assert ("ip", name) not in set(cli.list_tables())
+
+
+def test_the_runner_maps_failures_to_one_line_errors() -> None:
+    cli = NftCli()
+    assert cli.list_table("ip", f"coi_tui_absent_{os.getpid()}") is None
+    with pytest.raises(FirewallError) as error:
+        cli.run_script(f"delete rule ip coi_tui_absent_{os.getpid()} forward handle 1\n",
+                       check=True, action="remove a rule")
+    assert "\n" not in str(error.value)
+    assert str(error.value).startswith("nft refused to check (remove a rule): ")
+    with pytest.raises(BackendUnavailable, match="not found"):
+        NftCli(command=("/nonexistent/nft",)).list_tables()
+    sudo = ("sh", "-c", "echo 'sudo: a password is required' >&2; exit 1", "sudo")
+    with pytest.raises(PermissionDenied, match="coi-nft"):
+        NftCli(command=sudo).list_tables()
+    slow = ("sh", "-c", "sleep 5", "nft")
+    with pytest.raises(BackendUnavailable, match="did not answer"):
+        NftCli(command=slow, timeout=0.2).list_tables()
