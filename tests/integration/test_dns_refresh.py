@@ -70,16 +70,21 @@ def third(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield ip, home
     finally:
         lab.dns_del(RECORD)
+        # the key first: an enforcer (`coi-tui watch`) must not re-apply our test mode
+        if key:
+            lab.run("incus", "config", "set", NAME, MODE_CONFIG_KEY, key)
+        else:
+            lab.run("incus", "config", "unset", NAME, MODE_CONFIG_KEY, check=False)
+        deadline = time.monotonic() + 30  # firewalld may be restarting (other lab tests)
+        while lab.run("firewall-cmd", "--state", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "firewalld did not come back"
+            time.sleep(0.5)
         firewall = DBusFirewall()
         for rule in rules_of(ip) - before:
             firewall.remove_rule(rule)
         for rule in before - rules_of(ip):
             firewall.add_rule(rule)
         firewall.close()
-        if key:
-            lab.run("incus", "config", "set", NAME, MODE_CONFIG_KEY, key)
-        else:
-            lab.run("incus", "config", "unset", NAME, MODE_CONFIG_KEY, check=False)
         assert rules_of(ip) == before
 
 
