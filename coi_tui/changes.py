@@ -47,6 +47,7 @@ class Change:
     mode: Mode | None  # recorded on each target after a successful run
     resolution: Resolution | None = None
     forget_mode: bool = False  # a removal also forgets the recorded mode
+    skipped: tuple[str, ...] = ()  # containers left out, and why (said as warnings)
 
 
 class ChangePlanner:
@@ -143,7 +144,15 @@ class ChangePlanner:
             if mode is None or (only_recorded and not c.mode_key):
                 continue
             wanted.append((c, mode, mine))
-        resolution = self._resolution(m for _, m, _ in wanted)
+        skipped: list[str] = []
+        try:
+            resolution = self._resolution(m for _, m, _ in wanted)
+        except BadInput as error:
+            # one allowlist that cannot be resolved must not keep the others unrestored
+            resolution = None
+            skipped = [f"{c.name} (allowlist) not re-applied: {error}"
+                       for c, m, _ in wanted if m is Mode.ALLOWLIST]
+            wanted = [w for w in wanted if w[1] is not Mode.ALLOWLIST]
         plans = [
             plan_transition(mine, self._desired(c, mode, resolution), container=c.name,
                             present=live)
@@ -152,7 +161,8 @@ class ChangePlanner:
         plan = plan_many((p for p in [*plans, *left_behind] if not p.empty),
                          "re-apply drifted rules")
         drifted = {s.container for s in plan.steps}
-        return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution)
+        return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution,
+                      skipped=tuple(skipped))
 
     def after_settings_change(self, old: NetworkSettings, live: Iterable[DirectRule]) -> Change:
         """What a saved config means for running containers (this planner has the new
@@ -195,7 +205,7 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
     cut the flows the new rules would no longer let start. Returns warnings for the user."""
 
     def done() -> list[str]:
-        warnings = []
+        warnings = list(change.skipped)
         for container in change.targets:
             if change.mode is not None:
                 containers.set_config(container, MODE_CONFIG_KEY, change.mode.value)

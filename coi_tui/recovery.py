@@ -112,7 +112,8 @@ class Enforcer:
         left = {r.source_ip() for r in inventory.rules} & self._moved
         if missing or left:
             self._restore(missing, left)
-        else:
+        elif self._pending is None and not self._engine.busy:
+            # thawed only on a snapshot taken after the restore job verified its steps
             self._moved.clear()
             self._thaw([s for s in inventory.containers
                         if s.container.held and s.isolation is Isolation.OK])
@@ -152,8 +153,10 @@ class Enforcer:
         def finished(event: JobFinished) -> None:
             with self._lock:
                 self._pending = None
-                if not event.ok:
+                if not event.ok or event.warnings:
                     self._retry_at = self._clock() + RETRY_AFTER
+            for warning in event.warnings:
+                self.say(f"restore: {warning}")
             if event.ok:
                 self.say(f"restored after: {cause}")
             else:

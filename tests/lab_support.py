@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from coi_tui.models import DirectRule
+
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "scripts" / "lab"
 LAB_STATE = Path("/run/coi-lab")
@@ -129,3 +131,53 @@ def pinned_containers() -> Iterator[tuple[str, str]]:
     (five, five_ip), (fifty, fifty_ip) = PINNED.items()
     with launched(five, five_ip), launched(fifty, fifty_ip):
         yield five, fifty
+
+
+def firewalld_pid() -> int:
+    return int((LAB_STATE / "firewalld.pid").read_text().strip())
+
+
+def stop_firewalld() -> None:
+    """A clean stop, as `systemctl stop firewalld` or a package upgrade does: it flushes its
+    rules. Only the PID the lab recorded."""
+    import os
+    import signal
+    import time
+
+    pid = firewalld_pid()
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists(), "firewalld did not stop"
+
+
+def start_firewalld() -> None:
+    """The lab's own `up` starts it again (and binds the bridge's zone)."""
+    run(str(LAB), "up", timeout=120)
+
+
+def firewalld_answers() -> bool:
+    from coi_tui.backends.firewalld import DBusFirewall
+    from coi_tui.errors import CoiTuiError
+
+    firewall = DBusFirewall()
+    try:
+        firewall.state()
+        return True
+    except CoiTuiError:
+        return False
+    finally:
+        firewall.close()
+
+
+def rules_of(ip: str) -> set[DirectRule]:
+    """The direct rules firewalld holds for exactly this address (D-Bus, as root)."""
+    from coi_tui.backends.firewalld import DBusFirewall
+    from coi_tui.services.policy import owned_by
+
+    firewall = DBusFirewall()
+    try:
+        return {r for r in firewall.list_rules() if owned_by(r, ip)}
+    finally:
+        firewall.close()

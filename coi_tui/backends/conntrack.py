@@ -54,4 +54,4 @@ def may_cut() -> tuple[bool, str]:
         return False, f"sudo unusable: {error}"
     if done.returncode == 0:
         return True, "sudo -n conntrack"
-    return False, f"sudo refuses conntrack; add to sudoers: {sudoers_line()}"
+    return False, "sudo refuses conntrack"

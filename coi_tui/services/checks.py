@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from coi_tui.backends import conntrack
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.errors import CoiTuiError
 
@@ -120,4 +121,14 @@ def run_checks(
             checks.append(_masquerade_check(firewall))
         finally:
             firewall.close()
+    checks.append(_flow_cut_check())
     return checks
+
+
+def _flow_cut_check() -> Check:
+    """Tightening a mode cuts the container's existing flows; without this it cannot."""
+    ok, detail = conntrack.may_cut()
+    if ok:
+        return Check("flow cutting", "ok", f"conntrack via {detail}")
+    return Check("flow cutting", "warn", f"existing flows survive a tightening: {detail}",
+                 f"add to sudoers: {conntrack.sudoers_line()}")

@@ -169,8 +169,8 @@ class CoiApp(App[int]):
         if (holder is None) != (self.deferring_to is None):
             if holder is not None:
                 enforcer.active = False
-                enforcer.say(f"coi-tui watch ({holder}) keeps isolation on this host: "
-                                     "this TUI's own recovery defers to it")
+                enforcer.say(f"{holder} keeps isolation on this host: "
+                             "this TUI's own recovery defers to it")
             else:
                 enforcer.active = True
                 enforcer.say("coi-tui watch stopped: this TUI keeps isolation again")

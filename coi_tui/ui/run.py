@@ -12,6 +12,7 @@ from coi_tui.changes import ChangePlanner
 from coi_tui.cli.settings import edit_target, locations_from_env, settings_from_args
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
+from coi_tui.services.own_settings import load_own_settings
 from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wiring
 from coi_tui.wiring import Scope, inventory_source, open_containers
 
@@ -27,13 +28,18 @@ def real_watchers(scope: Scope) -> WatcherFactory:
 
 
 def real_wiring(
-    scope: Scope, settings: NetworkSettings, config: tuple[Path, Locations] | None = None
+    scope: Scope,
+    settings: NetworkSettings,
+    config: tuple[Path, Locations] | None = None,
+    freeze_after: float | None = None,
 ) -> Wiring:
     return Wiring(
         make_source=lambda: inventory_source(scope, settings),
         watchers=real_watchers(scope),
         make_planner=lambda current: ChangePlanner(open_containers(scope), current),
         make_firewall=lambda: open_firewall("auto"),
+        make_containers=lambda: open_containers(scope),
+        freeze_after=freeze_after,
         settings=settings,
         config=config,
     )
@@ -41,7 +47,8 @@ def real_wiring(
 
 def run_tui(args: argparse.Namespace) -> int:
     config = (edit_target(args), locations_from_env())
-    wiring = real_wiring(Scope.from_args(args), settings_from_args(args), config)
+    wiring = real_wiring(Scope.from_args(args), settings_from_args(args), config,
+                         load_own_settings().freeze_after)
     app = CoiApp(wiring, read_only=args.read_only)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0

@@ -14,8 +14,9 @@ from tests import lab_support as lab
 pytestmark = pytest.mark.lab
 
 
-def check() -> tuple[int, dict[str, dict[str, str]]]:
-    result = subprocess.run([sys.executable, "-m", "coi_tui", "check", "--json"],
+def check(*as_user: str) -> tuple[int, dict[str, dict[str, str]]]:
+    runner = ["runuser", "-u", as_user[0], "--"] if as_user else []
+    result = subprocess.run([*runner, sys.executable, "-m", "coi_tui", "check", "--json"],
                             capture_output=True, text=True, timeout=120)
     return result.returncode, {c["name"]: c for c in json.loads(result.stdout)["checks"]}
 
@@ -29,6 +30,16 @@ def test_the_lab_passes_with_masquerade_as_a_warning() -> None:
     assert checks["incus"]["level"] == "ok"
     assert checks[f"bridge {lab.BRIDGE}"]["level"] == "ok"
     assert checks["masquerade"]["level"] == "warn"  # the lab runs without NAT on purpose
+    assert checks["flow cutting"]["level"] == "ok"
+
+
+def test_a_user_without_conntrack_in_sudoers_is_told_flows_survive_and_the_line_to_add() -> None:
+    lab.require_lab()
+    code, checks = check(lab.LAB_USER)
+    assert code == 0  # a warning: the rules themselves are in force
+    cut = checks["flow cutting"]
+    assert cut["level"] == "warn" and "existing flows survive a tightening" in cut["summary"]
+    assert cut["fix"] == f"add to sudoers: {lab.LAB_USER} ALL=(ALL) NOPASSWD: /usr/sbin/conntrack"
 
 
 def test_a_bridge_outside_the_trusted_zone_fails_with_the_fix() -> None:

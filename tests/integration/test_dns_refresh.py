@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from coi_tui.backends.firewalld import DBusFirewall
-from coi_tui.models import MODE_CONFIG_KEY, DirectRule
+from coi_tui.models import MODE_CONFIG_KEY
 from coi_tui.services.dns.cache import load_cache
-from coi_tui.services.policy import owned_by
 from tests import lab_support as lab
 
 pytestmark = pytest.mark.lab
@@ -44,12 +43,7 @@ def write_config(home: Path, domains: list[str], minutes: int = 30) -> None:
                       f"refresh_interval_minutes = {minutes}\n")
 
 
-def rules_of(ip: str) -> set[DirectRule]:
-    firewall = DBusFirewall()
-    try:
-        return {r for r in firewall.list_rules() if owned_by(r, ip)}
-    finally:
-        firewall.close()
+rules_of = lab.rules_of
 
 
 def pinned(ip: str) -> set[str]:

@@ -17,7 +17,7 @@ from coi_tui.backends.firewalld import DBusFirewall
 from coi_tui.backends.incus import IncusBackend
 from coi_tui.changes import ChangePlanner, fresh_job
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished
-from coi_tui.models import MODE_CONFIG_KEY, DirectRule, Mode, NetworkSettings
+from coi_tui.models import MODE_CONFIG_KEY, Mode, NetworkSettings
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.policy import BASE_RULE, desired_rules, owned_by
 from tests import lab_support as lab
@@ -33,8 +33,7 @@ def coi_tui(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
-def rules_of(ip: str) -> set[DirectRule]:
-    return {r for r in DBusFirewall().list_rules() if owned_by(r, ip)}
+rules_of = lab.rules_of
 
 
 def remove_all_rules_of(*ips: str) -> None:

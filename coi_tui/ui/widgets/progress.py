@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar, RichLog
@@ -10,12 +12,20 @@ from coi_tui.engine import JobFinished, JobStarted, Notice, StepDone
 
 
 class ProgressPanel(Vertical):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._lines: deque[str] = deque(maxlen=500)
+
+    def has_text(self, fragment: str) -> bool:
+        return any(fragment in line for line in self._lines)
+
     def compose(self) -> ComposeResult:
         yield Label("firewall worker: idle", id="progress-title")
         yield ProgressBar(total=1, show_eta=False, id="progress-bar")
         yield RichLog(id="progress-log", max_lines=500, markup=False, wrap=False)
 
     def _log(self, line: str) -> None:
+        self._lines.append(line)
         self.query_one(RichLog).write(line)
 
     def started(self, event: JobStarted) -> None:
@@ -44,6 +54,8 @@ class ProgressPanel(Vertical):
         self._log(f"job {event.job_id} {outcome}")
         for line in event.verify_diff:
             self._log(f"  verify: {line}")
+        for line in event.warnings:
+            self._log(f"  warning: {line}")
 
     def notice(self, event: Notice) -> None:
         self.display = True
