@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from coi_tui.backends import conntrack, sockets
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.engine import Built, Job
 from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
 from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
+from coi_tui.services.dns.cache import CacheError, cache_from_resolution, cache_path, save_cache
 from coi_tui.services.inventory import mode_of
 from coi_tui.services.planner import plan_many, plan_removal, plan_transition
 from coi_tui.services.policy import desired_rules, owned_by
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 
 Resolver = Callable[[NetworkSettings], Resolution]
+# The allowlist IPs a container has pinned (COI's IP cache), None when unknown.
+Pinned = Callable[[Container], tuple[str, ...] | None]
 
 
 def default_resolver(settings: NetworkSettings) -> Resolution:
@@ -56,10 +61,12 @@ class ChangePlanner:
         containers: ContainerBackend,
         settings: NetworkSettings,
         resolver: Resolver = default_resolver,
+        pinned: Pinned | None = None,
     ) -> None:
         self.containers = containers
         self._settings = settings
         self._resolver = resolver
+        self._pinned = pinned  # restores keep an allowlist's pinned IPs rather than re-resolve
         self._gateways: dict[str, str | None] = {}
 
     def find(self, names: Sequence[str]) -> list[Container]:
@@ -87,10 +94,11 @@ class ChangePlanner:
         return self._gateways[network]
 
     def _desired(
-        self, container: Container, mode: Mode, resolution: Resolution | None
+        self, container: Container, mode: Mode, resolution: Resolution | None,
+        allowed_ips: tuple[str, ...] | None = None,
     ) -> tuple[DirectRule, ...]:
         assert container.ipv4 is not None
-        allowed = resolution.ips if resolution else ()
+        allowed = allowed_ips or (resolution.ips if resolution else ())
         return desired_rules(
             container.ipv4, mode, self._settings, self._gateway(container), allowed
         )
@@ -145,17 +153,19 @@ class ChangePlanner:
                 continue
             wanted.append((c, mode, mine))
         skipped: list[str] = []
+        pinned = {c.name: self._pinned(c) for c, m, _ in wanted
+                  if m is Mode.ALLOWLIST and self._pinned is not None}
         try:
-            resolution = self._resolution(m for _, m, _ in wanted)
+            resolution = self._resolution(m for c, m, _ in wanted if not pinned.get(c.name))
         except BadInput as error:
             # one allowlist that cannot be resolved must not keep the others unrestored
             resolution = None
-            skipped = [f"{c.name} (allowlist) not re-applied: {error}"
-                       for c, m, _ in wanted if m is Mode.ALLOWLIST]
-            wanted = [w for w in wanted if w[1] is not Mode.ALLOWLIST]
+            unpinned = [w for w in wanted if w[1] is Mode.ALLOWLIST and not pinned.get(w[0].name)]
+            skipped = [f"{c.name} (allowlist) not re-applied: {error}" for c, _, _ in unpinned]
+            wanted = [w for w in wanted if w not in unpinned]
         plans = [
-            plan_transition(mine, self._desired(c, mode, resolution), container=c.name,
-                            present=live)
+            plan_transition(mine, self._desired(c, mode, resolution, pinned.get(c.name)),
+                            container=c.name, present=live)
             for c, mode, mine in wanted
         ]
         plan = plan_many((p for p in [*plans, *left_behind] if not p.empty),
@@ -209,6 +219,8 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
         for container in change.targets:
             if change.mode is not None:
                 containers.set_config(container, MODE_CONFIG_KEY, change.mode.value)
+            if change.mode is Mode.ALLOWLIST and change.resolution is not None:
+                warnings += _pin_in_cache(container, change.resolution)
             elif change.forget_mode:
                 containers.set_config(container, MODE_CONFIG_KEY, None)
             mode = change.mode or _recorded_mode(container)
@@ -219,6 +231,16 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
         return warnings
 
     return done
+
+
+def _pin_in_cache(container: Container, resolution: Resolution) -> list[str]:
+    """What was applied goes to COI's IP cache, as COI does: the refresher and drift read it."""
+    cache = cache_from_resolution(resolution, datetime.now(UTC))
+    try:
+        save_cache(cache_path(container.name, Path.home()), cache)
+    except (CacheError, OSError) as error:
+        return [f"{container.name}: IP cache not written: {error}"]
+    return []
 
 
 def _recorded_mode(container: Container) -> Mode | None:

@@ -1,7 +1,8 @@
 """`coi-tui watch`: keeps every recorded mode in force, headless, one instance per host.
 
 What the TUI does in the background, without the TUI: recovery after firewalld reloads or
-restarts, healing of removed rules and moved addresses, the freeze guard. One log line per
+restarts, healing of removed rules and moved addresses, the freeze guard, and the DNS
+allowlist refresher. One log line per
 event and action on stdout. Exit: 0 after SIGTERM/SIGINT, 1 when another watch runs (its PID
 is named), 2 on bad usage or a bad config.
 """
@@ -18,17 +19,18 @@ from typing import Any
 
 from coi_tui.backends.firewalld import FirewallSignals, open_firewall
 from coi_tui.backends.incus import IncusEvents
-from coi_tui.changes import ChangePlanner
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.errors import CoiTuiError
 from coi_tui.models import Inventory
 from coi_tui.recovery import Enforcer
 from coi_tui.services.audit import AuditLog
+from coi_tui.services.dns.refresher import DnsRefresher, DnsState
+from coi_tui.services.dns.report import refresh_line
 from coi_tui.services.hostlock import WATCH, WRITER, HostLock
 from coi_tui.services.own_settings import freeze_after_value, load_own_settings
 from coi_tui.services.poller import InventoryPoller
-from coi_tui.wiring import Scope, inventory_source, open_containers
+from coi_tui.wiring import Scope, change_planner, dns_refresher, inventory_source, open_containers
 
 
 class AlreadyWatching(CoiTuiError):
@@ -120,10 +122,15 @@ def _watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop_on)
     signal.signal(signal.SIGINT, stop_on)
 
+    refreshers: list[DnsRefresher] = []
+
     def engine_event(event: EngineEvent) -> None:
         line = engine_line(event)
         if line:
             log(line)
+        if isinstance(event, JobFinished):
+            for refresher in refreshers:
+                refresher.job_finished(event)
 
     isolation_log = IsolationLog(log)
 
@@ -137,7 +144,7 @@ def _watch(args: argparse.Namespace) -> int:
     writer = HostLock(WRITER)
     enforcer = Enforcer(
         engine,
-        lambda: ChangePlanner(open_containers(scope), settings),
+        lambda: change_planner(scope, settings),
         lambda: open_containers(scope),
         say=log,
         audit=audit,
@@ -157,16 +164,34 @@ def _watch(args: argparse.Namespace) -> int:
     watchers = (IncusEvents(backend_event, project=scope.project,
                             all_projects=scope.all_projects),
                 FirewallSignals(backend_event))
+    last_refresh = [0.0]
+
+    def dns_state(state: DnsState) -> None:
+        result = state.last_refresh
+        if result is not None and result.at != last_refresh[0]:  # a refresh, not a job result
+            last_refresh[0] = result.at
+            log(f"dns: {refresh_line(state)}")
+
+    if settings.allowed_domains:
+        refreshers.append(dns_refresher(scope, settings, engine.submit, dns_state))
     guard = f"after {freeze_after:g}s" if freeze_after else "off"
     log(f"coi-tui watch (PID {os.getpid()}) keeps isolation on this host; freeze guard {guard}")
     engine.start()
     poller.start()
     for watcher in watchers:
         watcher.start()
+    threads = [threading.Thread(target=r.run, name="dns-refresher", daemon=True)
+               for r in refreshers]
+    for thread in threads:
+        thread.start()
     try:
         while not stop.wait(0.5):
             pass
     finally:
+        for refresher in refreshers:
+            refresher.stop()
+        for thread in threads:
+            thread.join(10)
         for watcher in watchers:
             watcher.stop()
         poller.stop()

@@ -15,21 +15,37 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import BuildChange, ChangePlanner, job_for
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
+from coi_tui.engine import (
+    EngineEvent,
+    FirewallEngine,
+    Job,
+    JobFinished,
+    JobStarted,
+    Notice,
+    StepDone,
+)
 from coi_tui.errors import CoiTuiError
 from coi_tui.models import Inventory, Mode, NetworkSettings
 from coi_tui.recovery import Enforcer
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.config import Locations
+from coi_tui.services.dns.refresher import DnsRefresher, DnsState
 from coi_tui.services.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.commands import CoiCommands
-from coi_tui.ui.messages import ChangeFailed, ChangeReady, EngineUpdate, InventoryUpdated
+from coi_tui.ui.messages import (
+    ChangeFailed,
+    ChangeReady,
+    DnsUpdated,
+    EngineUpdate,
+    InventoryUpdated,
+)
 from coi_tui.ui.paths import stylesheets
 from coi_tui.ui.screens.apply_offer import ApplyOffer
 from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_changed
 from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.screens.dns_view import DnsRefreshRequested, DnsView
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.rules import RulesView
@@ -45,6 +61,9 @@ class Watcher(Protocol):
 
 
 BackendEventSink = Callable[..., None]
+# (settings, submit, on_state, apply_changes) -> the allowlist refresher, run in a thread
+RefresherFactory = Callable[
+    [NetworkSettings, Callable[[Job], object], Callable[[DnsState], None], bool], DnsRefresher]
 WatcherFactory = Callable[[BackendEventSink], Sequence[Watcher]]
 WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
 
@@ -59,6 +78,7 @@ class Wiring:
     make_planner: Callable[[NetworkSettings], ChangePlanner] | None = None
     make_firewall: Callable[[], FirewallBackend] | None = None
     make_containers: Callable[[], ContainerBackend] | None = None  # for the freeze guard
+    make_refresher: RefresherFactory | None = None  # the DNS allowlist, live
     freeze_after: float | None = None  # the freeze guard (coi-tui's own settings); None: off
     watch_holder: Callable[[], Holder | None] = lambda: HostLock(WATCH).holder()
     audit: AuditLog = field(default_factory=AuditLog)
@@ -83,6 +103,7 @@ class CoiApp(App[int]):
         Binding("1", "view('containers')", "Containers", show=False, id="app.view.containers"),
         Binding("2", "view('rules')", "Rules", show=False, id="app.view.rules"),
         Binding("3", "view('config')", "Config", show=False, id="app.view.config"),
+        Binding("4", "view('dns')", "DNS", show=False, id="app.view.dns"),
     ]
 
     def __init__(
@@ -104,6 +125,8 @@ class CoiApp(App[int]):
         self.containers_view = ContainersView(id="containers-view")
         self.rules_view = RulesView(id="rules-view")
         self.progress = ProgressPanel(id="progress")
+        self.dns_view = DnsView(id="dns-view")
+        self.refresher: DnsRefresher | None = None
         self._poller: InventoryPoller | None = None
         self._watchers: Sequence[Watcher] = ()
         self._paused = False
@@ -137,6 +160,9 @@ class CoiApp(App[int]):
             if self.wiring.config is not None:
                 with TabPane("Config [3]", id="config"):
                     yield ConfigView(*self.wiring.config, id="config-view")
+            if self.wiring.make_refresher is not None:
+                with TabPane("DNS [4]", id="dns"):
+                    yield self.dns_view
         yield self.progress
         yield Footer()
 
@@ -148,6 +174,30 @@ class CoiApp(App[int]):
             self.engine.start()
         # Backends are slow and blocking: build and run them off the UI thread.
         self.run_worker(self._start_polling, thread=True, group="poll", exit_on_error=False)
+        self._start_refresher(self.settings)
+
+    def _start_refresher(self, settings: NetworkSettings) -> None:
+        """The allowlist refresher in a thread of its own; a new one after a config save."""
+        make = self.wiring.make_refresher
+        if make is None:
+            return
+        if self.refresher is not None:
+            self.refresher.stop()
+
+        def submit(job: Job) -> int | None:
+            if self.engine is None or self.deferring_to is not None:
+                return None  # read-only, or the running `coi-tui watch` refreshes
+            return self.engine.submit(job)
+
+        def publish(state: DnsState) -> None:
+            self.post_message(DnsUpdated(state))
+
+        def run() -> None:
+            refresher = make(settings, submit, publish, self.engine is not None)
+            self.refresher = refresher
+            refresher.run()
+
+        self.run_worker(run, thread=True, group="dns", exit_on_error=False)
 
     def _start_polling(self) -> None:
         def publish(inventory: Inventory) -> None:
@@ -196,6 +246,14 @@ class CoiApp(App[int]):
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)
 
+    def on_dns_updated(self, message: DnsUpdated) -> None:
+        self.dns_view.show_state(message.state)
+        self.containers_view.show_next_refresh(message.state.next_refresh_at)
+
+    def on_dns_refresh_requested(self, _message: DnsRefreshRequested) -> None:
+        if self.refresher is not None:
+            self.refresher.request_refresh()
+
     def on_engine_update(self, message: EngineUpdate) -> None:
         panel = self.progress
         event = message.event
@@ -205,6 +263,8 @@ class CoiApp(App[int]):
             panel.step(event)
         elif isinstance(event, JobFinished):
             panel.finished(event)
+            if self.refresher is not None:
+                self.refresher.job_finished(event)
             for warning in event.warnings:
                 self.notify(warning, severity="warning", timeout=30)
             if event.ok:
@@ -236,6 +296,7 @@ class CoiApp(App[int]):
     def on_config_saved(self, message: ConfigSaved) -> None:
         before, after = message.before, message.after
         self.settings = after
+        self._start_refresher(after)
         if self.read_only or not policy_changed(before, after):
             return
 
@@ -331,7 +392,7 @@ class CoiApp(App[int]):
         self.refresh_bindings()
         # keys act on what is shown: give the new view's main widget the focus
         main = {"containers": "#containers-table", "rules": "#rules-table",
-                "config": "#cfg-mode"}.get(event.pane.id or "")
+                "config": "#cfg-mode", "dns": "#dns-table"}.get(event.pane.id or "")
         if main and self.views.query(main):
             self.views.query_one(main).focus()
 
@@ -342,6 +403,8 @@ class CoiApp(App[int]):
             self.action_show_help_panel()
 
     async def on_unmount(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
         for watcher in self._watchers:
             watcher.stop()
         if self._poller is not None:

@@ -7,6 +7,7 @@ from textual.message import Message
 from coi_tui.changes import BuildChange, Change, ChangePlanner
 from coi_tui.engine import EngineEvent
 from coi_tui.models import Inventory
+from coi_tui.services.dns.refresher import DnsState
 
 
 class InventoryUpdated(Message):
@@ -38,6 +39,17 @@ class ChangeReady(Message):
         self.planner = planner
         self.build = build  # plans it again under the writer lock, to check nothing moved
         self.offer = offer  # after a config save: ask "apply to N containers?" first
+
+
+class DnsUpdated(Message):
+    """The refresher's newest state (only the newest matters)."""
+
+    def __init__(self, state: DnsState) -> None:
+        super().__init__()
+        self.state = state
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DnsUpdated)
 
 
 class ChangeFailed(Message):

@@ -8,13 +8,18 @@ from pathlib import Path
 
 from coi_tui.backends.firewalld import FirewallSignals, open_firewall
 from coi_tui.backends.incus import IncusEvents
-from coi_tui.changes import ChangePlanner
 from coi_tui.cli.settings import edit_target, locations_from_env, settings_from_args
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.own_settings import load_own_settings
 from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wiring
-from coi_tui.wiring import Scope, inventory_source, open_containers
+from coi_tui.wiring import (
+    Scope,
+    change_planner,
+    dns_refresher,
+    inventory_source,
+    open_containers,
+)
 
 
 def real_watchers(scope: Scope) -> WatcherFactory:
@@ -36,9 +41,11 @@ def real_wiring(
     return Wiring(
         make_source=lambda: inventory_source(scope, settings),
         watchers=real_watchers(scope),
-        make_planner=lambda current: ChangePlanner(open_containers(scope), current),
+        make_planner=lambda current: change_planner(scope, current),
         make_firewall=lambda: open_firewall("auto"),
         make_containers=lambda: open_containers(scope),
+        make_refresher=lambda current, submit, on_state, apply: dns_refresher(
+            scope, current, submit, on_state, apply),
         freeze_after=freeze_after,
         settings=settings,
         config=config,

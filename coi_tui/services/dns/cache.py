@@ -217,3 +217,14 @@ def stale_from_memory(
                              error=record.error)
         records.append(record)
     return resolution_from_records(records, resolution.resolved_at)
+
+
+def cached_allowlist(container: str, home: Path, allow_local: bool) -> tuple[str, ...] | None:
+    """The IPs COI's cache pins for a container, through the rebinding filter again; None when
+    unknown (no file, an empty one, or one that does not parse): never an empty allowlist."""
+    try:
+        cache = load_cache(cache_path(container, home))
+    except CacheError:
+        return None
+    allowed, _refused = filter_allowed_ips(sorted(cache.ips), allow_local)
+    return tuple(sorted(allowed)) or None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from coi_tui.models import ContainerState, Inventory
+from coi_tui.models import ContainerState, Inventory, Isolation, Mode
 from coi_tui.ui.widgets.reconcile import reconcile_rows
 
 COLUMNS = (
@@ -20,19 +22,20 @@ COLUMNS = (
     ("source", "Source"),
     ("rules", "Rules"),
     ("flags", "Flags"),
+    ("refresh", "IPs refresh"),
 )
+LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT)
 
 
 def flags(state: ContainerState) -> str:
-    marks = []
     if state.unprotected:
-        marks.append("UNPROTECTED")
-    if state.drift:
-        marks.append("DRIFT")
-    return " ".join(marks)
+        return "UNPROTECTED"
+    if state.isolation in LOUD:
+        return state.isolation.value.upper()
+    return ""
 
 
-def container_row(state: ContainerState) -> tuple[str, ...]:
+def container_row(state: ContainerState, next_refresh: str = "") -> tuple[str, ...]:
     c = state.container
     return (
         c.name,
@@ -44,6 +47,7 @@ def container_row(state: ContainerState) -> tuple[str, ...]:
         state.mode_source.value,
         str(len(state.rules)),
         flags(state),
+        next_refresh if state.mode is Mode.ALLOWLIST else "",
     )
 
 
@@ -62,6 +66,7 @@ class ContainersView(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._inventory = Inventory()
+        self._next_refresh = ""  # when the allowlist refresher runs next (wall clock)
 
     def compose(self) -> ComposeResult:
         table: ContainerTable = ContainerTable(id="containers-table", cursor_type="row")
@@ -86,9 +91,17 @@ class ContainersView(Vertical):
 
     def show_inventory(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        rows = {s.container.key: container_row(s) for s in inventory.containers}
+        rows = {s.container.key: container_row(s, self._next_refresh)
+                for s in inventory.containers}
         reconcile_rows(self.table, rows, [key for key, _ in COLUMNS])
         self._show_detail()
+
+    def show_next_refresh(self, at: float | None) -> None:
+        """An absolute time, so it needs no ticking timer of its own."""
+        text = time.strftime("%H:%M:%S", time.localtime(at)) if at is not None else ""
+        if text != self._next_refresh:
+            self._next_refresh = text
+            self.show_inventory(self._inventory)
 
     def selected(self) -> ContainerState | None:
         table = self.table
@@ -111,9 +124,11 @@ class ContainersView(Vertical):
             return
         c = state.container
         mode = state.mode.value if state.mode else "none (unprotected)"
+        why = f"\n{state.isolation.value.upper()}: {state.reason}" if state.isolation in LOUD \
+            else ""
         title.update(
             f"{c.name}  ip {c.ipv4 or '-'}  veth {c.veth or '-'} "
-            f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]"
+            f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]{why}"
         )
         rows = {
             str(r): (str(r.priority), r.destination or "any", r.verdict or "-", str(r))
