@@ -5,6 +5,9 @@ needs now), then runs it step by step: each step re-checks its precondition, a f
 stops the plan, cancellation happens only between steps. Afterwards the worker re-reads the
 rules to verify, runs the job's success hook, and writes one audit line per step. Progress
 goes to a callback as frozen events; the UI turns them into messages.
+
+A plan may also carry operations (`Plan.ops`: a link, a zone binding, an nft rule, a file to
+remove) that run after its rule steps, one by one, reported, audited and verified the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.errors import BackendUnavailable, CoiTuiError
-from coi_tui.models import Plan, Step, StepAction
+from coi_tui.models import OpStep, Plan, Step, StepAction
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.hostlock import WRITER, Holder, HostLock
 from coi_tui.services.hostlock import Cancelled as LockWaitCancelled
@@ -36,7 +39,7 @@ class StepDone:
     job_id: int
     index: int  # 1-based
     total: int
-    step: Step
+    step: Step | OpStep
     ok: bool
     detail: str  # "added", "already present", firewalld's reason, ...
 
@@ -190,13 +193,14 @@ class FirewallEngine:
         self._emit(JobStarted(job.job_id, job.title, total, plan))
         try:
             self._run_steps(job, plan, firewall)
+            ran = self._run_ops(job, plan, len(plan.steps))
         except Cancelled:
             self._finish(job, ok=False, cancelled=True)
             return
         except CoiTuiError as error:
             self._finish(job, ok=False, error=str(error))
             return
-        diff = self._verify(plan, firewall)
+        diff = self._verify(plan, firewall) + self._verify_ops(ran)
         if diff:
             self._finish(job, ok=False, verify_diff=diff, error="verification found differences")
             return
@@ -230,6 +234,25 @@ class FirewallEngine:
                 raise
             self._record(job, index, total, step, ok=True, detail=detail)
 
+    def _run_ops(self, job: Job, plan: Plan, done: int) -> list[OpStep]:
+        """The operations after the rule steps; returns those that ran (to verify)."""
+        ran = []
+        for index, item in enumerate(plan.ops, start=done + 1):
+            if self._is_cancelled(job.job_id):
+                raise Cancelled
+            try:
+                if not item.op.still_applies():
+                    self._record(job, index, len(plan), item, ok=True,
+                                 detail=f"skipped: {item.op.skip_reason}")
+                    continue
+                detail = item.op.run()
+            except CoiTuiError as error:
+                self._record(job, index, len(plan), item, ok=False, detail=str(error))
+                raise
+            ran.append(item)
+            self._record(job, index, len(plan), item, ok=True, detail=detail)
+        return ran
+
     @staticmethod
     def _apply(step: Step, firewall: FirewallBackend) -> str:
         # Re-check just before acting: the state may have moved since the plan was shown.
@@ -237,17 +260,20 @@ class FirewallEngine:
             return "added" if firewall.add_rule(step.rule) else "already present"
         return "removed" if firewall.remove_rule(step.rule) else "already gone"
 
-    def _record(self, job: Job, index: int, total: int, step: Step, *, ok: bool,
+    def _record(self, job: Job, index: int, total: int, step: Step | OpStep, *, ok: bool,
                 detail: str) -> None:
+        what = ({"action": step.action.value, "rule": str(step.rule)} if isinstance(step, Step)
+                else {"action": "remove", "op": str(step.op)})
         self._audit.write(
             job=job.job_id, title=job.title, kind=job.kind, step=index, of=total,
-            container=step.container, action=step.action.value, rule=str(step.rule),
-            ok=ok, detail=detail,
+            container=step.container, **what, ok=ok, detail=detail,
         )
         self._emit(StepDone(job.job_id, index, total, step, ok, detail))
 
     @staticmethod
     def _verify(plan: Plan, firewall: FirewallBackend) -> tuple[str, ...]:
+        if not plan.steps:
+            return ()  # nothing of firewalld's to check (an ops-only plan)
         present = set(firewall.list_rules())
         diff = []
         for step in plan.steps:
@@ -256,6 +282,17 @@ class FirewallEngine:
                 diff.append(f"missing after apply: {step.rule}")
             if step.action is StepAction.REMOVE and there:
                 diff.append(f"still present after removal: {step.rule}")
+        return tuple(diff)
+
+    @staticmethod
+    def _verify_ops(ran: Sequence[OpStep]) -> tuple[str, ...]:
+        diff = []
+        for item in ran:
+            try:
+                if not item.op.gone():
+                    diff.append(f"still present after removal: {item}")
+            except CoiTuiError as error:
+                diff.append(f"could not verify {item}: {error}")
         return tuple(diff)
 
     def _drop_firewall(self) -> None:

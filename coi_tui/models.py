@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 class Mode(StrEnum):
@@ -91,6 +92,9 @@ class Container:
     mode_key: str | None  # raw value of user.coi.network.mode, if set
     type: str = "container"
     held: bool = False  # frozen by coi-tui's freeze guard (FROZEN_BY_GUARD_KEY)
+    # Where a stopped instance's address is recorded: its eth0 MAC (DHCP lease) or static IPv4
+    hwaddr: str | None = None
+    static_ipv4: str | None = None
 
     @property
     def key(self) -> str:
@@ -112,6 +116,8 @@ class Link:
     name: str
     kind: str | None  # "veth", "bridge", ... from uevent DEVTYPE or None
     master: str | None  # bridge it is enslaved to
+    ifindex: int | None = None
+    iflink: int | None = None  # a veth: its peer's ifindex (in the peer's namespace)
 
 
 @dataclass(frozen=True)
@@ -143,17 +149,50 @@ class Step:
         return f"{sign} {self.rule}"
 
 
+class Operation(Protocol):
+    """A change that is not a direct rule (delete a link, a zone binding, an nft rule, a
+    file). The engine runs it like a rule step: re-checked, reported, audited, verified."""
+
+    def __str__(self) -> str: ...
+
+    def run(self) -> str:
+        """Do it; a short detail ("deleted"). Raises CoiTuiError on failure."""
+        ...
+
+    def still_applies(self) -> bool:
+        """Re-checked just before it runs: False skips it (with `skip_reason`)."""
+        ...
+
+    @property
+    def skip_reason(self) -> str: ...
+
+    def gone(self) -> bool:
+        """Verification: what it removes is no longer there."""
+        ...
+
+
+@dataclass(frozen=True)
+class OpStep:
+    op: Operation
+    container: str | None = None  # a label for reports: the kind or the container
+    why: str = ""
+
+    def __str__(self) -> str:
+        return str(self.op)
+
+
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...] = ()
     title: str = ""
+    ops: tuple[OpStep, ...] = ()  # run after the rule steps
 
     @property
     def empty(self) -> bool:
-        return not self.steps
+        return not self.steps and not self.ops
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self.steps) + len(self.ops)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ def container_from_api(raw: Mapping[str, Any]) -> Container:
         mode_key=config.get(MODE_CONFIG_KEY),
         type=raw.get("type") or "container",
         held=config.get(FROZEN_BY_GUARD_KEY) == "true",
+        hwaddr=config.get("volatile.eth0.hwaddr") or device.get("hwaddr") or None,
+        static_ipv4=device.get("ipv4.address") or None,
     )
 
 
@@ -129,6 +131,18 @@ class IncusBackend:
         except NotFound:
             return None
         return Network(name, network.config.get("ipv4.address"))
+
+    def leases(self, network: str) -> dict[str, str]:
+        """DHCP leases and static allocations of a managed network: MAC -> IPv4. dnsmasq keeps
+        a lease after its instance stops, so it tells a stopped instance's last address."""
+        try:
+            with _incus_errors(self.socket):
+                response = self._client.api.networks[network].leases.get()
+        except NotFound:
+            return {}
+        return {str(lease["hwaddr"]).lower(): str(lease["address"])
+                for lease in response.json()["metadata"] or []
+                if lease.get("hwaddr") and ":" not in str(lease.get("address", ":"))}
 
     def set_config(self, container: Container, key: str, value: str | None) -> None:
         with _incus_errors(self.socket):

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from coi_tui.errors import CoiTuiError
 
-SUBCOMMANDS = ("status", "rules", "check", "apply", "remove", "config", "dns", "watch")
+SUBCOMMANDS = ("status", "rules", "check", "apply", "remove", "config", "dns", "watch",
+               "orphans")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -78,6 +78,9 @@ class FakeFirewall:
     def remove_interface(self, zone: str, interface: str) -> bool:
         return False
 
+    def zone_bindings(self) -> dict[str, tuple[str, ...]]:
+        return {"trusted": ("incusbr0",)}
+
     def masquerade_enabled(self) -> bool:
         return False
 

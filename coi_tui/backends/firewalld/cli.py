@@ -39,6 +39,20 @@ def parse_rules(output: str) -> list[DirectRule]:
     return rules
 
 
+def parse_active_zones(output: str) -> dict[str, tuple[str, ...]]:
+    """`--get-active-zones`: a zone name (maybe `(default)` after it), then indented
+    `interfaces: a b` / `sources: ...` lines."""
+    zones: dict[str, tuple[str, ...]] = {}
+    zone = ""
+    for line in output.splitlines():
+        if line and not line[0].isspace():
+            zone = line.split()[0]
+            zones.setdefault(zone, ())
+        elif zone and line.strip().startswith("interfaces:"):
+            zones[zone] = tuple(line.split(":", 1)[1].split())
+    return zones
+
+
 class CliFirewall:
     name = "sudo firewall-cmd"
 
@@ -103,6 +117,10 @@ class CliFirewall:
         done = self._run(f"--zone={zone}", f"--remove-interface={interface}",
                          action=f"remove {interface} from zone {zone}")
         return error_code(reason_line(done.stderr)) not in (UNKNOWN_INTERFACE, NOT_ENABLED)
+
+    def zone_bindings(self) -> dict[str, tuple[str, ...]]:
+        done = self._run("--get-active-zones", action="list the active zones")
+        return parse_active_zones(done.stdout)
 
     def masquerade_enabled(self, zone: str | None = None) -> bool:
         args = [f"--zone={zone}"] if zone else []

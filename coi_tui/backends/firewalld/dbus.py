@@ -180,6 +180,12 @@ class DBusFirewall:
             return False
         return True
 
+    def zone_bindings(self) -> dict[str, tuple[str, ...]]:
+        """Runtime interface bindings of every zone that has any: zone -> interfaces."""
+        (zones,) = self._call(ZONE, "getActiveZones", action="list the active zones")
+        return {str(zone): tuple(str(i) for i in (settings.get("interfaces") or []))
+                for zone, settings in zones.items()}
+
     def masquerade_enabled(self, zone: str | None = None) -> bool:
         (enabled,) = self._call(ZONE, "queryMasquerade", "s", (zone or "",),
                                 action=f"query masquerade in zone {zone or '(default)'}")

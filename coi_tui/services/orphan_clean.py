@@ -1,0 +1,366 @@
+"""Orphans: read the snapshot detection needs, and clean exactly the reviewed items.
+
+`read_snapshot` does the I/O (Incus across every project, firewalld, /sys/class/net, nft, the
+cache directory); `services/orphans.py` decides. Cleaning is a firewall-engine job whose build
+runs under the host's writer lock: it reads a fresh snapshot, detects again, and plans only the
+reviewed items — direct rules as rule steps, the rest as operations that re-check just before
+they run. A reviewed item that is no orphan any more is skipped with the reason. Never a
+firewalld reload; never anything that was not reviewed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from coi_tui.backends.base import FirewallBackend
+from coi_tui.backends.links import delete_link, list_links
+from coi_tui.engine import Built, Job
+from coi_tui.errors import CoiTuiError
+from coi_tui.models import (
+    Container,
+    DirectRule,
+    Link,
+    Operation,
+    OpStep,
+    Plan,
+    Step,
+    StepAction,
+)
+from coi_tui.nft_models import COI_TABLE, NftRule, NftState, NftTable
+from coi_tui.services.dns.cache import cache_dir, cache_path
+from coi_tui.services.orphans import (
+    NAT_TABLE,
+    NftObjects,
+    Orphan,
+    OrphanKind,
+    OrphanReport,
+    OrphanSnapshot,
+    VethPair,
+    ZoneBinding,
+    find_orphans,
+    no_longer,
+)
+
+
+class Instances(Protocol):
+    """Incus seen across every project (IncusBackend(all_projects=True))."""
+
+    def list_containers(self) -> list[Container]: ...
+    def leases(self, network: str) -> dict[str, str]: ...
+    def close(self) -> None: ...
+
+
+class NftAccess(Protocol):
+    """What cleaning needs of backends.nft.NftCli."""
+
+    def state(self) -> NftState: ...
+    def list_table(self, family: str, table: str) -> NftTable | None: ...
+    def list_chain(self, family: str, table: str, chain: str) -> NftTable | None: ...
+    def run_script(self, script: str, *, check: bool = False, action: str = "apply a change"
+                   ) -> None: ...
+
+
+@dataclass(frozen=True)
+class OrphanSources:
+    instances: Callable[[], Instances]
+    nft: Callable[[], NftAccess] | None  # None: no nft on this host
+    home: Path  # where ~/.coi lives (tests pass a tmp dir)
+    links: Callable[[], Mapping[str, Link]] = list_links
+
+
+def default_sources(home: Path | None = None) -> OrphanSources:
+    from coi_tui.backends.incus import IncusBackend
+    from coi_tui.backends.nft.cli import NftCli
+
+    return OrphanSources(lambda: IncusBackend(all_projects=True), NftCli,
+                         home if home is not None else Path.home())
+
+
+def _session_names(home: Path) -> tuple[str, ...]:
+    names = []
+    for meta in sorted((home / ".coi").glob("sessions-*/*/metadata.json")):
+        try:
+            name = json.loads(meta.read_text()).get("container_name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(name, str):
+            names.append(name)
+    return tuple(names)
+
+
+def _cache_names(home: Path) -> tuple[str, ...]:
+    folder = cache_dir(home)
+    return tuple(sorted(p.stem for p in folder.glob("*.json") if p.is_file())) \
+        if folder.is_dir() else ()
+
+
+def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSnapshot:
+    """One reading of everything. Incus must answer (without it no address is known to be
+    dead: CoiTuiError); any other part that fails is left out and named in `errors`."""
+    incus = sources.instances()
+    try:
+        instances = tuple(incus.list_containers())
+        leases: dict[str, str] = {}
+        for network in sorted({c.network for c in instances if c.network}):
+            leases.update(incus.leases(network))
+    finally:
+        incus.close()
+    errors: dict[str, str] = {}
+    rules: tuple[DirectRule, ...] | None = None
+    zones: dict[str, tuple[str, ...]] | None = None
+    try:
+        rules = tuple(firewall.list_rules())
+        zones = firewall.zone_bindings()
+    except CoiTuiError as error:
+        errors["firewalld"] = str(error)
+    nft: NftState | None = None
+    nat: NftTable | None = None
+    if sources.nft is not None:
+        try:
+            reader = sources.nft()
+            nft = reader.state()
+            nat = reader.list_table("ip", NAT_TABLE)
+        except CoiTuiError as error:
+            errors["nft"] = str(error)
+    return OrphanSnapshot(
+        instances=instances, leases=leases, rules=rules, links=dict(sources.links()),
+        zones=zones, nft=nft, nat=nat, cache_names=_cache_names(sources.home),
+        session_names=_session_names(sources.home), errors=errors)
+
+
+def scan(sources: OrphanSources, firewall: FirewallBackend) -> tuple[OrphanSnapshot,
+                                                                     OrphanReport]:
+    snapshot = read_snapshot(sources, firewall)
+    return snapshot, find_orphans(snapshot)
+
+
+# ------------------------------------------------------------------ operations
+@dataclass(frozen=True)
+class SkipItem:
+    """A reviewed item that is no orphan any more: reported, never touched."""
+
+    orphan: Orphan
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.orphan.kind.value} {self.orphan.id}"
+
+    @property
+    def skip_reason(self) -> str:
+        return self.reason
+
+    def still_applies(self) -> bool:
+        return False
+
+    def run(self) -> str:  # never called: still_applies is False
+        return f"skipped: {self.reason}"
+
+    def gone(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class DeleteVethPair:
+    pair: VethPair
+    links: Callable[[], Mapping[str, Link]] = field(default=list_links, compare=False)
+
+    def __str__(self) -> str:
+        return f"delete veth pair {self.pair.name} <-> {self.pair.peer}"
+
+    @property
+    def skip_reason(self) -> str:
+        return "no longer there, or now on a bridge"
+
+    def still_applies(self) -> bool:
+        now = self.links()
+        ends = [now.get(self.pair.name), now.get(self.pair.peer)]
+        return all(e is not None and e.master is None for e in ends)
+
+    def run(self) -> str:
+        delete_link(self.pair.name)  # the peer goes with it
+        return "deleted (both ends)"
+
+    def gone(self) -> bool:
+        now = self.links()
+        return self.pair.name not in now and self.pair.peer not in now
+
+
+@dataclass(frozen=True)
+class UnbindZone:
+    binding: ZoneBinding
+    firewall: FirewallBackend = field(compare=False)
+    links: Callable[[], Mapping[str, Link]] = field(default=list_links, compare=False)
+
+    def __str__(self) -> str:
+        return f"unbind {self.binding.interface} from zone {self.binding.zone}"
+
+    def _bound(self) -> bool:
+        return self.binding.interface in self.firewall.zone_bindings().get(self.binding.zone, ())
+
+    @property
+    def skip_reason(self) -> str:
+        return "no longer bound, or the interface exists again"
+
+    def still_applies(self) -> bool:
+        return self._bound() and self.binding.interface not in self.links()
+
+    def run(self) -> str:  # runtime only: never a reload
+        changed = self.firewall.remove_interface(self.binding.zone, self.binding.interface)
+        return "unbound" if changed else "already unbound"
+
+    def gone(self) -> bool:
+        return not self._bound()
+
+
+def _same(a: NftRule, b: NftRule) -> bool:
+    return (a.handle, a.comment, a.canonical) == (b.handle, b.comment, b.canonical)
+
+
+@dataclass(frozen=True)
+class DeleteNft:
+    """nft objects by handle (rules) or name (sets, a table), in one `nft -f -` transaction;
+    each is deleted only if it is still exactly what was reviewed."""
+
+    objects: NftObjects
+    label: str
+    nft: NftAccess = field(compare=False)
+
+    def __str__(self) -> str:
+        return f"delete {self.label}"
+
+    @property
+    def skip_reason(self) -> str:
+        return "no longer there"
+
+    def _present(self) -> tuple[list[NftRule], list[str], bool]:
+        rules = []
+        chains: dict[tuple[str, str, str], NftTable | None] = {}
+        for rule in self.objects.rules:
+            where = (rule.family, rule.table, rule.chain)
+            if where not in chains:
+                chains[where] = self.nft.list_chain(*where)
+            table = chains[where]
+            if table is not None and any(_same(rule, r) for r in table.rules):
+                rules.append(rule)
+        sets: list[str] = []
+        if self.objects.sets:
+            coi = self.nft.list_table("ip", COI_TABLE)
+            sets = [s.name for s in self.objects.sets if coi is not None and coi.set(s.name)]
+        table_there = self.objects.table is not None and self.nft.list_table(
+            *self.objects.table) is not None
+        return rules, sets, table_there
+
+    def still_applies(self) -> bool:
+        return any(self._present())
+
+    def run(self) -> str:
+        rules, sets, table_there = self._present()
+        lines = [f"delete rule {r.family} {r.table} {r.chain} handle {r.handle}" for r in rules]
+        lines += [f"delete set ip {COI_TABLE} {name}" for name in sets]  # after their rules
+        if table_there and self.objects.table is not None:
+            lines.append(f"delete table {' '.join(self.objects.table)}")
+        self.nft.run_script("".join(f"{line}\n" for line in lines), action=str(self))
+        return f"deleted ({len(lines)} object(s))"
+
+    def gone(self) -> bool:
+        return not any(self._present())
+
+
+@dataclass(frozen=True)
+class DeleteCacheFile:
+    path: Path
+
+    def __str__(self) -> str:
+        return f"delete {self.path}"
+
+    @property
+    def skip_reason(self) -> str:
+        return "no longer there"
+
+    def still_applies(self) -> bool:
+        return self.path.is_file()
+
+    def run(self) -> str:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return "already gone"
+        except OSError as error:
+            raise CoiTuiError(f"could not delete {self.path}: {error.strerror}") from error
+        return "deleted"
+
+    def gone(self) -> bool:
+        return not self.path.exists()
+
+
+# ------------------------------------------------------------------ the plan and the job
+ORDER = {kind: i for i, kind in enumerate(OrphanKind)}
+
+
+def _operation(orphan: Orphan, firewall: FirewallBackend, sources: OrphanSources,
+               nft: NftAccess | None) -> OpStep:
+    target = orphan.target
+    if isinstance(target, VethPair):
+        op: Operation = DeleteVethPair(target, sources.links)
+    elif isinstance(target, ZoneBinding):
+        op = UnbindZone(target, firewall, sources.links)
+    elif isinstance(target, NftObjects):
+        if nft is None:
+            raise CoiTuiError(f"{orphan.kind.value} {orphan.id}: nft is not available")
+        op = DeleteNft(target, f"{orphan.kind.value} {orphan.detail}", nft)
+    elif orphan.kind is OrphanKind.CACHE and isinstance(target, str):
+        op = DeleteCacheFile(cache_path(target, sources.home))
+    else:
+        raise CoiTuiError(f"cannot clean {orphan.kind.value} {orphan.id}")
+    return _op_step(op, orphan)
+
+
+def _op_step(op: Operation, orphan: Orphan) -> OpStep:
+    return OpStep(op, orphan.kind.value, orphan.reason)
+
+
+def clean_plan(reviewed: Sequence[Orphan], snapshot: OrphanSnapshot, firewall: FirewallBackend,
+               sources: OrphanSources, nft: NftAccess | None = None) -> Plan:
+    """Exactly the reviewed items, as they are now: rule removals as rule steps (inherited
+    rules only where reviewed), the rest as operations; an item no longer an orphan is a
+    skipped operation with the reason."""
+    fresh = find_orphans(snapshot)
+    now = fresh.by_key()
+    steps: list[Step] = []
+    ops: list[OpStep] = []
+    for orphan in sorted(dict.fromkeys(reviewed), key=lambda o: ORDER[o.kind]):
+        why = no_longer(orphan, fresh, snapshot)
+        if why:
+            ops.append(_op_step(SkipItem(orphan, why), orphan))
+            continue
+        current = now[orphan.key]
+        if isinstance(orphan.target, DirectRule):
+            label = f"(was {orphan.owner})"
+            steps.append(Step(StepAction.REMOVE, orphan.target, label, orphan.reason))
+        elif orphan.kind is OrphanKind.INHERITED:
+            assert isinstance(orphan.target, tuple) and isinstance(current.target, tuple)
+            live = set(current.target)
+            steps += [Step(StepAction.REMOVE, r, orphan.owner, orphan.reason)
+                      for r in orphan.target if r in live]
+        else:
+            ops.append(_operation(orphan, firewall, sources, nft))
+    count = len(dict.fromkeys(reviewed))
+    return Plan(tuple(steps), f"clean {count} orphan item(s)", tuple(ops))
+
+
+def clean_job(reviewed: Iterable[Orphan], sources: OrphanSources,
+              on_done: Callable[[], Sequence[str]] | None = None) -> Job:
+    """The engine job that cleans `reviewed`: detection runs again under the writer lock."""
+    items = tuple(reviewed)
+
+    def build(firewall: FirewallBackend) -> Built:
+        snapshot = read_snapshot(sources, firewall)
+        nft = sources.nft() if sources.nft is not None and any(
+            isinstance(o.target, NftObjects) for o in items) else None
+        return clean_plan(items, snapshot, firewall, sources, nft), on_done
+
+    return Job(f"clean {len(items)} orphan item(s)", build, kind="orphans")
