@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import Button, DataTable, Static
 
+from coi_tui.backends.base import FirewallBackend
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, StepDone
 from coi_tui.models import Container, DirectRule, Link
 from coi_tui.services.audit import AuditLog
@@ -39,14 +40,18 @@ class Instances(FakeContainers):
 
 
 class Host(App[None]):
-    """The app's side, as ui/app.py wires it: scan off the UI thread, run the job."""
+    """The app's side of the wiring: feed reports, run the job, rescan when it is done (the
+    real app scans in a worker thread; a test may scan inline)."""
 
-    def __init__(self, home: Path, firewall: FakeFirewall) -> None:
+    def __init__(self, home: Path, firewall: FirewallBackend,
+                 sources: OrphanSources | None = None) -> None:
         super().__init__()
         self.view = OrphansView(id="orphans-view")
         self.progress = ProgressPanel(id="progress")
         self.firewall = firewall
-        self.sources = OrphanSources(lambda: Instances([LIVE]), None, home, lambda: BRIDGE)
+        self.sources = sources or OrphanSources(lambda: Instances([LIVE]), None, home,
+                                                lambda: BRIDGE)
+        self.finished: list[JobFinished] = []
         self.engine = FirewallEngine(lambda: firewall, self._on_event, AuditLog(home / "a.jsonl"))
         self.modes: list[str] = []
 
@@ -71,6 +76,7 @@ class Host(App[None]):
             self.progress.step(event)
         elif isinstance(event, JobFinished):
             self.progress.finished(event)
+            self.finished.append(event)
             self.rescan()
 
     def on_clean_orphans_requested(self, message: CleanOrphansRequested) -> None:
@@ -94,6 +100,11 @@ def make_host(tmp_path: Path) -> Host:
     firewall = FakeFirewall([dead_rule("10.147.0.99"), dead_rule("10.147.0.7"),
                              dead_rule("10.147.0.9")])
     return Host(home, firewall)
+
+
+def fake(host: Host) -> FakeFirewall:
+    assert isinstance(host.firewall, FakeFirewall)
+    return host.firewall
 
 
 def rows(host: Host) -> list[tuple[str, str]]:
@@ -137,19 +148,19 @@ async def test_mark_two_review_confirm_both_gone_with_progress(tmp_path: Path) -
                          "- IP-cache files: network-cache/gone-1.json"]
         await pilot.press("n")  # nothing happens
         assert not isinstance(host.screen, OrphanReview)
-        assert len(host.firewall.rules) == 3 and host.view.count == 4
+        assert len(fake(host).rules) == 3 and host.view.count == 4
 
         await pilot.press("d")
         await wait_until(lambda: isinstance(host.screen, OrphanReview))
         await pilot.press("enter")  # Cancel is focused: Enter cancels too
-        assert len(host.firewall.rules) == 3
+        assert len(fake(host).rules) == 3
 
         await pilot.press("d")
         await wait_until(lambda: isinstance(host.screen, OrphanReview))
         await pilot.press("y")
         await wait_until(lambda: host.view.count == 2, timeout=10)
-        assert dead_rule("10.147.0.99") not in host.firewall.rules
-        assert dead_rule("10.147.0.9") in host.firewall.rules  # not marked: untouched
+        assert dead_rule("10.147.0.99") not in fake(host).rules
+        assert dead_rule("10.147.0.9") in fake(host).rules  # not marked: untouched
         home = tmp_path / "home" / ".coi" / "network-cache"
         assert sorted(p.name for p in home.iterdir()) == ["coi-a.json", "gone-2.json"]
         assert host.progress.has_text("[1/2] ok   - " + str(dead_rule("10.147.0.99")))
