@@ -121,6 +121,16 @@ class Link:
 
 
 @dataclass(frozen=True)
+class HostEntry:
+    """One `[[network.hosts]]` table of COI's nft era: a name for /etc/hosts and a firewall
+    opening to `ip` (only on `ports` when given)."""
+
+    ip: str
+    hostnames: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     """The effective [network] settings that shape a rule set."""
 
@@ -128,8 +138,13 @@ class NetworkSettings:
     block_private_networks: bool = True
     block_metadata_endpoint: bool = True
     allow_local_network_access: bool = False
-    allowed_domains: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()  # as written: nft-era entries may be `dest:ports`
     refresh_interval_minutes: int = 30
+    # COI's nftables era (coi-nft-spec.md §6); the firewalld era has no use for them
+    use_sudo: bool = True
+    dns_servers: tuple[str, ...] = ()
+    allowed_ports: tuple[int, ...] = ()
+    hosts: tuple[HostEntry, ...] = ()
 
 
 class StepAction(StrEnum):

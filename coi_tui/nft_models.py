@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from coi_tui.models import HostEntry as HostEntry  # one class for config and policy
 from coi_tui.models import Mode
 from coi_tui.nft_text import canonical_rule, comment_of, join_tokens
 
@@ -159,15 +160,6 @@ class PortRange:
 
 
 ALL_PORTS = PortRange(1, 65535)
-
-
-@dataclass(frozen=True)
-class HostEntry:
-    """One `[[network.hosts]]` table."""
-
-    ip: str
-    hostnames: tuple[str, ...] = ()
-    ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,11 @@
 
 `--config PATH` (global) picks the file to edit and counts as the top layer, as $COI_CONFIG.
 Invalid input exits 2 with a one-line reason on stderr and writes nothing.
+
+Lists (`allowed_domains`, `dns_servers`, `allowed_ports`) take `add`/`remove` of one entry.
+`[[network.hosts]]` is an array of tables: `add network.hosts '192.168.1.50 nas nas.lan'` or
+`add network.hosts '{ ip = "192.168.1.50", hostnames = ["nas"], ports = [443] }'` appends a
+table; `remove network.hosts 192.168.1.50` removes every table with that ip.
 """
 
 from __future__ import annotations
@@ -36,8 +41,11 @@ def register(sub: Any) -> None:
     for verb, help_text in (("set", "set a key"), ("add", "add a list entry"),
                             ("remove", "remove a list entry")):
         edit = verbs.add_parser(verb, help=f"{help_text} in the edited file")
-        edit.add_argument("key", help="e.g. network.mode, network.allowed_domains")
-        edit.add_argument("value")
+        edit.add_argument("key", help="e.g. network.mode, network.allowed_domains, "
+                                       "network.allowed_ports, network.hosts")
+        edit.add_argument("value", help="for network.hosts: 'IP NAME...' or an inline table "
+                                        "{ ip = ..., hostnames = [...], ports = [...] }; "
+                                        "remove takes the IP")
     validate = verbs.add_parser("validate", help="check every config file COI would read")
     validate.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
@@ -85,6 +93,8 @@ def edit(args: argparse.Namespace) -> int:
 def get(args: argparse.Namespace) -> int:
     effective = load_effective(_locations(args))
     names = [key_named(args.key).name] if args.key else list(KEYS)
+    for note in effective.ignored:
+        print(f"coi-tui: note: {note}", file=sys.stderr)
     if args.json:
         print_json({n: {"value": effective.values[n], "source": effective.sources[n]}
                     for n in names})

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from coi_tui.cli.output import print_json, print_table
-from coi_tui.cli.settings import settings_from_args
+from coi_tui.cli.settings import view_settings
 from coi_tui.errors import BackendUnavailable
 from coi_tui.models import ContainerState, Inventory, Isolation
 from coi_tui.wiring import Scope, inventory_source
@@ -39,8 +39,9 @@ def container_record(state: ContainerState) -> dict[str, object]:
 
 
 def load_inventory(args: argparse.Namespace, need: tuple[str, ...]) -> Inventory:
-    """A snapshot; a backend in `need` that is down is an error (exit 1, one line)."""
-    source = inventory_source(Scope.from_args(args), settings_from_args(args))
+    """A snapshot; a backend in `need` that is down is an error (exit 1, one line). A config
+    that cannot be read is a warning: the snapshot uses COI's built-in defaults."""
+    source = inventory_source(Scope.from_args(args), view_settings(args))
     try:
         inventory = source.snapshot()
     finally:

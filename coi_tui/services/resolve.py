@@ -5,6 +5,11 @@ Per domain: its A records and an absolute expiry. The expiry comes from dnspytho
 short-TTL CNAME in front of a long-TTL A counts), with COI's 60 s floor applied (spec §3.1).
 Raw IPv4 entries pass through with TTL 0; IPv6 literals are refused with COI's message.
 
+Entries of COI's nft era may carry ports, `dest:443,8000-8100` (coi-nft-spec.md §4.1): the
+name is resolved without them and its record is the name's (one record for `x` and `x:443`).
+The firewalld era has no per-port rules, so there the ports widen to every port; an IPv4 CIDR
+(nft era: a static set element) is no single address and fails here with that reason.
+
 Addresses a *domain* resolves to that are private, loopback, link-local or otherwise no public
 host are refused unless local network access is allowed: DNS must not open the LAN (design.md
 §3, invariant 6; `policy.filter_allowed_ips`). A literal the user wrote is taken as meant.
@@ -62,6 +67,12 @@ def is_ipv6_literal(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def without_ports(entry: str) -> str:
+    """An allowlist entry without the nft era's `:ports` (an IPv6 literal stays whole)."""
+    dest, colon, _ports = entry.partition(":")
+    return dest if colon and dest and ":" not in _ports else entry
 
 
 def make_resolver(nameservers: str | None = None) -> dns.resolver.Resolver:
@@ -157,12 +168,16 @@ def resolve_allowlist(
 ) -> Resolution:
     """Resolve every entry concurrently, `timeout` seconds per domain. Failed domains are in
     `failed` (and have FAILED records); merging in cached IPs is the cache's job."""
-    entries = [e.strip() for e in dict.fromkeys(entries) if e.strip()]
+    entries = list(dict.fromkeys(without_ports(e.strip()) for e in entries if e.strip()))
     records: dict[str, DomainRecord] = {}
     domains = []
     now = clock()
     for entry in entries:
-        if is_ipv4_literal(entry):
+        if "/" in entry:
+            records[entry] = DomainRecord(entry, status=DomainStatus.FAILED,
+                                          error=f"{entry} is an address range (CIDR), not "
+                                                "one address: nothing to resolve")
+        elif is_ipv4_literal(entry):
             records[entry] = DomainRecord(entry, (entry,), 0, None, DomainStatus.LITERAL)
         elif is_ipv6_literal(entry):
             records[entry] = DomainRecord(entry, status=DomainStatus.FAILED,

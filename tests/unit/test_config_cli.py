@@ -59,7 +59,7 @@ def test_get_json_lists_every_key_with_value_and_source(
                     '[network]\nallowed_domains = ["api.lab.test"]\n')
     code, out, _ = run(capsys, "get", "--json")
     data = json.loads(out)
-    assert code == 0 and len(data) == 8
+    assert code == 0 and len(data) == 12  # 8 of the firewalld era, 4 of the nft era
     assert data["network.allowed_domains"] == {"value": ["api.lab.test"], "source": str(project)}
     assert data["network.mode"] == {"value": "restricted", "source": "built-in defaults"}
 
@@ -146,7 +146,7 @@ INVALID = [
     (["set", "allowed_domains", "a.example"], "use `add` and `remove`"),
     (["add", "allowed_domains", "*.example.com"], "'*.example.com'"),
     (["add", "allowed_domains", "http://example.com"], "'http://example.com'"),
-    (["add", "allowed_domains", "example.com:443"], "'example.com:443'"),
+    (["add", "allowed_domains", "example.com:70000"], "'example.com:70000'"),
     (["add", "allowed_domains", "::1"], "'::1'"),
     (["add", "allowed_domains", "api.anthropic.com"], "already listed"),
     (["remove", "allowed_domains", "nope.example"], "'nope.example' is not in the list"),
@@ -192,7 +192,8 @@ def test_validate_checks_every_layer(
         f"coi-tui: {bad}: network.foo: unknown key (known: network.mode, "
         "network.block_private_networks, network.block_metadata_endpoint, "
         "network.allow_local_network_access, network.allowed_domains, "
-        "network.refresh_interval_minutes, network.logging.enabled, network.logging.path), got 1",
+        "network.refresh_interval_minutes, network.logging.enabled, network.logging.path, "
+        "network.use_sudo, network.dns_servers, network.allowed_ports, network.hosts), got 1",
         f"coi-tui: {bad}: network.allowed_domains: allowlist mode requires at least one "
         "allowed domain (the list is empty)",
     ]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coi_tui.services.config import ConfigEditor, ConfigError, Locations, load_effective, problems
-from coi_tui.services.config.schema import KEYS, hostname_or_ipv4_problem
+from coi_tui.services.config.schema import KEYS, allowed_entry_problem
 from coi_tui.services.config.validate import check, parse_toml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "coi_sample_config.toml"
@@ -43,14 +43,22 @@ INVALID: list[tuple[str, Edit, str]] = [
      "network.allowed_domains: '*.github.com' is a wildcard"),
     ("URL", lambda e: e.add("network.allowed_domains", "https://github.com"),
      "'https://github.com'"),
-    ("host with port", lambda e: e.add("network.allowed_domains", "github.com:443"),
-     "'github.com:443'"),
+    ("host with port 0", lambda e: e.add("network.allowed_domains", "github.com:0"),
+     "network.allowed_domains: 'github.com:0' is a bad port list '0'"),
+    ("host with a reversed range", lambda e: e.add("network.allowed_domains", "a.example:90-80"),
+     "'a.example:90-80'"),
+    ("host with an empty port list", lambda e: e.add("network.allowed_domains", "a.example:"),
+     "'a.example:' is an empty port list"),
+    ("port without a host", lambda e: e.add("network.allowed_domains", ":443"),
+     "':443' is missing its destination"),
     ("IPv6 literal", lambda e: e.add("network.allowed_domains", "2001:db8::1"),
      "'2001:db8::1'"),
     ("bad IPv4", lambda e: e.add("network.allowed_domains", "10.0.0.999"), "'10.0.0.999'"),
     ("a line break inside", lambda e: e.add("network.allowed_domains", "a\n.example"),
      "'a\\n.example' is not a valid hostname"),
-    ("CIDR", lambda e: e.add("network.allowed_domains", "10.0.0.0/8"), "'10.0.0.0/8'"),
+    ("bad CIDR", lambda e: e.add("network.allowed_domains", "10.0.0.0/33"),
+     "'10.0.0.0/33' is not a valid IPv4 CIDR"),
+    ("IPv6 CIDR", lambda e: e.add("network.allowed_domains", "2001:db8::/32"), "IPv6"),
     ("duplicate entry", lambda e: e.add("network.allowed_domains", "1.1.1.1"),
      "'1.1.1.1' is already listed"),
     ("duplicate in another case", lambda e: e.add("network.allowed_domains", "API.anthropic.com"),
@@ -68,7 +76,8 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("remove what is not there", lambda e: e.remove("network.allowed_domains", "nope.example"),
      "'nope.example' is not in the list"),
     ("raw: a typo'd key", raw('[network]\nmdoe = "open"\n'), "network.mdoe"),
-    ("raw: a key of a newer COI", raw("[network]\nuse_sudo = true\n"), "network.use_sudo"),
+    ("raw: a typo'd nft-era key", raw("[network]\nuse_sud = true\n"),
+     "network.use_sud: unknown key (did you mean network.use_sudo?)"),
     ("raw: a wrong type", raw("[network]\nmode = 3\n"), "network.mode: expected a string, got 3"),
     ("raw: float interval", raw("[network]\nrefresh_interval_minutes = 1.5\n"), "1.5"),
     ("raw: mode as a table", raw("[network.mode]\nvalue = 'open'\n"),
@@ -206,7 +215,7 @@ def test_accepted_domains_round_trip_through_the_file(
         assert "\n" not in str(error)
         assert path.read_bytes() == SAMPLE.read_bytes()
         return
-    assert hostname_or_ipv4_problem(entry) is None
+    assert allowed_entry_problem(entry) is None
     assert ConfigEditor.load(path).get("network.allowed_domains")[-1] == entry
 
 

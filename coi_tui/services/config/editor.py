@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import Array
+from tomlkit.items import AoT, Array, Table
 
 from coi_tui.services.config.errors import ConfigError
 from coi_tui.services.config.layers import Effective, read_config_text
 from coi_tui.services.config.save import atomic_write
-from coi_tui.services.config.schema import Key, hostname_or_ipv4_problem, key_named
+from coi_tui.services.config.schema import Key, key_named
 from coi_tui.services.config.template import TEMPLATE
 from coi_tui.services.config.validate import check, parse_toml, problems
 
@@ -97,8 +97,10 @@ class ConfigEditor:
         leaf = key.name.rsplit(".", 1)[1]
         if leaf not in table:
             array = tomlkit.array()
-            array.multiline(True)
-            if self.inherited and (seed := self.inherited.values[key.name]):
+            seed = self.inherited.values[key.name] if self.inherited else []
+            array.multiline(key.item is str or bool(seed))  # ports stay on one line
+            if seed:
+                assert self.inherited is not None
                 source = self.inherited.sources[key.name]
                 array.add_line(comment=f"copied from {source}: a list here replaces that one")
                 array.add_line(*seed)
@@ -107,23 +109,83 @@ class ConfigEditor:
         assert isinstance(array, Array)  # _entries refused anything else
         return array
 
+    def _entry(self, key: Key, text: str) -> Any:
+        """One entry of a list from the command line, checked (nothing invalid gets in)."""
+        if key.kind is not list:
+            raise ConfigError(f"{key.name}: not a list; use `set`")
+        try:
+            entry = key.parse_entry(text)
+        except ValueError as error:
+            raise ConfigError(f"{key.name}: {error}") from None
+        if (problem := key.entry(entry)) is not None:
+            raise ConfigError(f"{key.name}: {text!r}: {problem}" if key.item is dict
+                              else f"{key.name}: {entry!r} is {problem}")
+        return entry
+
     def add(self, name: str, value: str) -> None:
         key = key_named(name)
-        if (problem := hostname_or_ipv4_problem(value)) is not None:
-            raise ConfigError(f"{key.name}: {value!r} is {problem}")
-        if value.lower() in (str(v).lower() for v in self._entries(key)):
-            raise ConfigError(f"{key.name}: {value!r} is already listed")
+        entry = self._entry(key, value)
+        if key.item is dict:
+            self._add_table(key, entry)
+            return
+        if _folded(entry) in (_folded(v) for v in self._entries(key)):
+            raise ConfigError(f"{key.name}: {entry!r} is already listed")
         array = self._array(key)
         if len(array) and "\n" in array.as_string():
-            array.add_line(value)
+            array.add_line(entry)
         else:
-            array.append(value)
+            array.append(entry)
 
     def remove(self, name: str, value: str) -> None:
+        """Remove a list entry; from `[[network.hosts]]` every table with the value's ip."""
         key = key_named(name)
-        if value not in self._entries(key):
-            raise ConfigError(f"{key.name}: {value!r} is not in the list")
-        self._array(key).remove(value)
+        if key.item is dict:
+            self._remove_tables(key, value)
+            return
+        entry = self._entry(key, value) if key.item is not str else value
+        if entry not in self._entries(key):
+            raise ConfigError(f"{key.name}: {entry!r} is not in the list")
+        self._array(key).remove(entry)
+
+    # an array of tables ([[network.hosts]]): appended as a table, removed by ip
+    def _add_table(self, key: Key, entry: dict[str, Any]) -> None:
+        if any(t.get("ip") == entry["ip"] for t in self._entries(key)):
+            raise ConfigError(f"{key.name}: {entry['ip']} is already listed; remove it first")
+        tables = self._tables(key)
+        if isinstance(tables, Array):  # written inline: `hosts = [{ ip = ... }]`
+            inline = tomlkit.inline_table()
+            inline.update(entry)
+            tables.append(inline)
+        else:
+            tables.append(_table(entry))
+
+    def _remove_tables(self, key: Key, value: str) -> None:
+        try:
+            ip = key.parse_entry(value)["ip"]
+        except (ValueError, KeyError):
+            ip = value
+        if not any(t.get("ip") == ip for t in self._entries(key)):
+            raise ConfigError(f"{key.name}: no entry with ip {ip!r}")
+        tables = self._tables(key)
+        for i in reversed(range(len(tables))):
+            if tables[i].get("ip") == ip:
+                del tables[i]
+        if not len(tables):  # none left: the file no longer sets the key (an empty
+            del self._table(key)[key.name.rsplit(".", 1)[1]]  # [[...]] cannot be written)
+
+    def _tables(self, key: Key) -> AoT | Array:
+        table = self._table(key)
+        leaf = key.name.rsplit(".", 1)[1]
+        if leaf not in table:
+            seed = self.inherited.values[key.name] if self.inherited else []
+            table[leaf] = tomlkit.aot()
+            for entry in seed:  # a list here replaces the one below it: start from that one
+                table[leaf].append(_table(entry))
+        tables = table[leaf]
+        if not isinstance(tables, AoT | Array):
+            raise ConfigError(f"{key.name}: expected an array of tables in {self.path}, "
+                              f"got {tables!r}")
+        return tables
 
     def replace_text(self, text: str) -> None:
         """The raw editor's whole new text (validated like any edit)."""
@@ -149,3 +211,16 @@ class ConfigEditor:
         real = atomic_write(self.path, text)
         self.original = self._start = text
         return real
+
+
+def _folded(entry: Any) -> Any:
+    """An entry as compared for duplicates: names in any case are one name."""
+    return entry.lower() if isinstance(entry, str) else entry
+
+
+def _table(entry: dict[str, Any]) -> Table:
+    """One [[...]] table, with a blank line after it, as COI's own files have."""
+    table = tomlkit.table()
+    table.update(entry)
+    table.add(tomlkit.nl())
+    return table

@@ -4,6 +4,11 @@ Order, lowest first (coi-network-spec.md §1.1): built-in defaults, /etc/coi/con
 ~/.config/coi/config.toml, ~/.coi/config.toml, ./.coi/config.toml, $COI_CONFIG. A present
 boolean wins; a non-empty string or list replaces; an integer replaces unless it is 0 (COI's
 quirk: `refresh_interval_minutes = 0` keeps the lower value). Missing files are skipped.
+
+The nft era's lists (`dns_servers`, `allowed_ports`, `[[network.hosts]]`) merge as COI merges
+them today (mergeSlice): a list the file has replaces the lower one, even an empty one; and COI
+honours them only from trusted files, so the project's ./.coi/config.toml cannot set them
+(sanitizeUntrustedNetwork, coi-nft-spec.md §6): such a value is ignored, with a note.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from coi_tui.models import Mode, NetworkSettings
+from coi_tui.models import HostEntry, Mode, NetworkSettings
 from coi_tui.services.config.errors import ConfigError
-from coi_tui.services.config.schema import KEYS
+from coi_tui.services.config.schema import KEYS, Key
 from coi_tui.services.config.validate import check, parse_toml
 
 DEFAULTS = "built-in defaults"
@@ -56,6 +61,13 @@ class Locations:
         """These locations with `path` among the layers: on top if it is none of COI's files."""
         return self if _position(self.files(), path) is not None else self.with_top(path)
 
+    def untrusted(self, path: Path) -> bool:
+        """Is `path` the project's ./.coi/config.toml (and none of the trusted files)?"""
+        trusted = [self.home / ".coi" / "config.toml", *self.files()[4:]]
+        real = os.path.realpath(path)
+        return (real == os.path.realpath(self.cwd / ".coi" / "config.toml")
+                and _position(trusted, path) is None)
+
     def user_files(self) -> list[Path]:
         """The files a user edits, highest precedence last (no /etc)."""
         return self.files()[1:]
@@ -71,6 +83,8 @@ class Effective:
     values: Mapping[str, Any]  # dotted key -> value
     sources: Mapping[str, str]  # dotted key -> file path or DEFAULTS
     files: tuple[Path, ...]  # the files that were read
+    # values a file sets that COI ignores there (trusted-only keys in the project file)
+    ignored: tuple[str, ...] = ()
 
     def settings(self) -> NetworkSettings:
         v = self.values
@@ -81,6 +95,11 @@ class Effective:
             allow_local_network_access=v["network.allow_local_network_access"],
             allowed_domains=tuple(v["network.allowed_domains"]),
             refresh_interval_minutes=v["network.refresh_interval_minutes"],
+            use_sudo=v["network.use_sudo"],
+            dns_servers=tuple(v["network.dns_servers"]),
+            allowed_ports=tuple(v["network.allowed_ports"]),
+            hosts=tuple(HostEntry(h["ip"], tuple(h["hostnames"]), tuple(h.get("ports", ())))
+                        for h in v["network.hosts"]),
         )
 
     def changed_keys(self, newer: Effective) -> tuple[str, ...]:
@@ -113,11 +132,13 @@ def _lookup(document: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     return True, node
 
 
-def _wins(kind: type, value: Any) -> bool:
-    if kind is bool:
+def _wins(key: Key, value: Any) -> bool:
+    if key.kind is bool:
         return isinstance(value, bool)
-    if kind is int:
+    if key.kind is int:
         return isinstance(value, int) and value != 0
+    if key.empty_replaces:
+        return isinstance(value, list)
     return bool(value)  # non-empty string or list
 
 
@@ -126,14 +147,20 @@ def _position(files: list[Path], path: Path) -> int | None:
     return next((i for i, f in enumerate(files) if os.path.realpath(f) == real), None)
 
 
+def builtin_defaults() -> Effective:
+    """COI's built-in defaults alone: what stands in for a config that cannot be read."""
+    return Effective({name: key.default for name, key in KEYS.items()},
+                     dict.fromkeys(KEYS, DEFAULTS), ())
+
+
 def load_effective(locations: Locations, below: Path | None = None) -> Effective:
     """Merge every layer; with `below`, only the layers under that file (what it overrides)."""
     files = locations.files()
     if below is not None and (top := _position(files, below)) is not None:
         files = files[:top]
-    values = {name: key.default for name, key in KEYS.items()}
-    sources = dict.fromkeys(KEYS, DEFAULTS)
+    values, sources = dict(builtin_defaults().values), dict(builtin_defaults().sources)
     read = []
+    ignored = []
     for path in files:
         text = read_config_text(path)
         if text is None:
@@ -141,12 +168,16 @@ def load_effective(locations: Locations, below: Path | None = None) -> Effective
         document = parse_toml(text, str(path)).unwrap()
         check(document, str(path))
         read.append(path)
+        untrusted = locations.untrusted(path)
         for name, key in KEYS.items():
             present, value = _lookup(document, name)
-            if present and _wins(key.kind, value):
+            if present and key.trusted_only and untrusted:
+                ignored.append(f"{path}: {name} ignored: COI takes it only from trusted files "
+                               "(~/.coi/config.toml, $COI_CONFIG)")
+            elif present and _wins(key, value):
                 values[name] = list(value) if key.kind is list else value
                 sources[name] = str(path)
-    return Effective(values, sources, tuple(read))
+    return Effective(values, sources, tuple(read), tuple(ignored))
 
 
 def effective_settings(locations: Locations) -> NetworkSettings:

@@ -9,16 +9,13 @@ import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 
 from coi_tui.services.config.errors import ConfigError
-from coi_tui.services.config.schema import (
-    KEYS,
-    TABLES,
-    hostname_or_ipv4_problem,
-    shown,
-    unknown_key,
-)
+from coi_tui.services.config.schema import KEYS, TABLES, Key, shown, unknown_key
 
 TYPE_NAMES = {str: "a string", bool: "a boolean (true/false)", int: "an integer",
               list: "an array of strings"}
+ITEM_NAMES = {str: "a string", int: "an integer", dict: "a table"}
+ARRAY_NAMES = {str: "an array of strings", int: "an array of integers",
+               dict: "an array of tables ([[...]])"}
 
 
 def parse_toml(text: str, source: str = "config") -> tomlkit.TOMLDocument:
@@ -51,18 +48,23 @@ def _flatten(prefix: str, table: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _domain_problems(domains: list[Any]) -> list[str]:
+def entry_problems(key: Key, entries: list[Any]) -> list[str]:
+    """Every bad entry of a list key, one line each."""
+    if key.item is dict:  # an array of tables: its entries are named by index, as COI does
+        return [f"{key.name}[{i}]: {problem}" for i, entry in enumerate(entries)
+                if (problem := key.entry(entry)) is not None]
     found = []
     seen: set[str] = set()
-    for entry in domains:
-        if not isinstance(entry, str):
-            found.append(f"network.allowed_domains: {entry!r} is not a string")
+    for entry in entries:
+        if not _type_ok(key.item, entry):
+            found.append(f"{key.name}: {entry!r} is not {ITEM_NAMES[key.item]}")
             continue
-        if (problem := hostname_or_ipv4_problem(entry)) is not None:
-            found.append(f"network.allowed_domains: {entry!r} is {problem}")
-        elif entry.lower() in seen:
-            found.append(f"network.allowed_domains: {entry!r} is listed twice")
-        seen.add(entry.lower())
+        if (problem := key.entry(entry)) is not None:
+            found.append(f"{key.name}: {entry!r} is {problem}")
+        elif key.name == "network.allowed_domains" and entry.lower() in seen:
+            found.append(f"{key.name}: {entry!r} is listed twice")
+        if isinstance(entry, str):
+            seen.add(entry.lower())
     return found
 
 
@@ -81,15 +83,20 @@ def problems(document: Mapping[str, Any]) -> list[str]:
             why = "expected a table" if name in TABLES else unknown_key(name)
             found.append(f"{shown(name)}: {why}, got {value!r}")
         elif not _type_ok(key.kind, value):
-            found.append(f"{name}: expected {TYPE_NAMES[key.kind]}, got {value!r}")
+            kind = ARRAY_NAMES[key.item] if key.kind is list else TYPE_NAMES[key.kind]
+            found.append(f"{name}: expected {kind}, got {value!r}")
         elif (problem := key.check(value)) is not None:
             found.append(f"{name}: {problem}")
+        elif key.kind is list:
+            found += entry_problems(key, value)
     domains = values.get("network.allowed_domains")
-    if isinstance(domains, list):
-        found += _domain_problems(domains)
-    if values.get("network.mode") == "allowlist" and domains == []:
+    allowlist = values.get("network.mode") == "allowlist"
+    if allowlist and domains == []:
         found.append("network.allowed_domains: allowlist mode requires at least one allowed "
                      "domain (the list is empty)")
+    if allowlist and values.get("network.dns_servers"):
+        found.append("network.dns_servers: not compatible with allowlist mode (it blocks DNS; "
+                     "COI refuses to start)")
     return found
 
 

@@ -28,6 +28,7 @@ SWITCHES = (
     ("network.block_private_networks", "block private networks"),
     ("network.block_metadata_endpoint", "block metadata endpoint"),
     ("network.allow_local_network_access", "allow local network"),
+    ("network.use_sudo", "use sudo (nft era)"),
 )
 
 
