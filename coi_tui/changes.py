@@ -16,11 +16,10 @@ from coi_tui.backends import conntrack, sockets
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.engine import Built, Job
 from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
-from coi_tui.models import MODE_CONFIG_KEY, Container, DirectRule, Mode, NetworkSettings, Plan
+from coi_tui.models import MODE_CONFIG_KEY, CoiRule, Container, Mode, NetworkSettings, Plan
 from coi_tui.services.dns.cache import CacheError, cache_from_resolution, cache_path, save_cache
-from coi_tui.services.inventory import mode_of
-from coi_tui.services.planner import plan_many, plan_removal, plan_transition
-from coi_tui.services.policy import desired_rules, owned_by
+from coi_tui.services.eras import Allowed, CoiEra, owned
+from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 
 Resolver = Callable[[NetworkSettings], Resolution]
@@ -62,7 +61,9 @@ class ChangePlanner:
         settings: NetworkSettings,
         resolver: Resolver = default_resolver,
         pinned: Pinned | None = None,
+        era: CoiEra = FIREWALLD,
     ) -> None:
+        self.era = era
         self.containers = containers
         self._settings = settings
         self._resolver = resolver
@@ -93,15 +94,27 @@ class ChangePlanner:
             self._gateways[network] = net.gateway if net else None
         return self._gateways[network]
 
-    def _desired(
-        self, container: Container, mode: Mode, resolution: Resolution | None,
-        allowed_ips: tuple[str, ...] | None = None,
-    ) -> tuple[DirectRule, ...]:
-        assert container.ipv4 is not None
-        allowed = allowed_ips or (resolution.ips if resolution else ())
-        return desired_rules(
-            container.ipv4, mode, self._settings, self._gateway(container), allowed
-        )
+    def _allowed(self, resolution: Resolution | None,
+                 pinned: tuple[str, ...] | None = None) -> Allowed:
+        """An allowlist's answers per entry: what is pinned, else what was resolved."""
+        domains = self._settings.allowed_domains
+        if pinned:
+            return dict.fromkeys(domains, pinned)
+        if resolution is None:
+            return {}
+        if not resolution.records:
+            return dict.fromkeys(domains, resolution.ips)
+        allowed = {d: tuple(r.ips) for d, r in resolution.records.items()}
+        kept = tuple(sorted(set(resolution.ips) - {ip for ips in allowed.values() for ip in ips}))
+        if kept:  # IPs kept for domains that did not answer: a DNS failure never shrinks
+            for domain in [d for d, ips in allowed.items() if not ips] or list(allowed):
+                allowed[domain] = (*allowed[domain], *kept)
+        return allowed
+
+    def _transition(self, container: Container, mode: Mode, live: Sequence[CoiRule],
+                    allowed: Allowed) -> Plan:
+        return self.era.transition(container, live, mode, self._settings,
+                                   self._gateway(container), allowed)
 
     def _resolution(self, modes: Iterable[Mode]) -> Resolution | None:
         if Mode.ALLOWLIST not in set(modes):
@@ -114,67 +127,56 @@ class ChangePlanner:
             raise BadInput(f"failed to resolve any allowed domains: {reasons or 'none allowed'}")
         return resolution
 
-    def apply(self, names: Sequence[str], mode: Mode, live: Iterable[DirectRule]) -> Change:
+    def apply(self, names: Sequence[str], mode: Mode, live: Iterable[CoiRule]) -> Change:
         targets = self.find(names)
         live = tuple(live)
         resolution = self._resolution([mode])
-        plans = [
-            plan_transition(
-                [r for r in live if owned_by(r, c.ipv4 or "")],
-                self._desired(c, mode, resolution),
-                container=c.name,
-                present=live,
-            )
-            for c in targets
-        ]
+        allowed = self._allowed(resolution)
+        plans = [self._transition(c, mode, live, allowed) for c in targets]
         title = f"{mode.value} for {', '.join(c.name for c in targets)}"
-        return Change(plan_many(plans, title), tuple(targets), mode, resolution)
+        return Change(self.era.merge(plans, title), tuple(targets), mode, resolution)
 
-    def reapply(self, live: Iterable[DirectRule], *, only_recorded: bool = False,
+    def reapply(self, live: Iterable[CoiRule], *, only_recorded: bool = False,
                 moved_from: Iterable[str] = ()) -> Change:
         """Desired rules back wherever they drifted: every container with a mode (recorded, or
         with `only_recorded=False` also inferred from its rules). `moved_from`: addresses that
         containers had before their IPv4 changed; their rules go too, unless an instance holds
         that address again."""
         live = tuple(live)
-        wanted: list[tuple[Container, Mode, list[DirectRule]]] = []
+        wanted: list[tuple[Container, Mode]] = []
         everyone = self.containers.list_containers()
         taken = {c.ipv4 for c in everyone if c.ipv4}
         left_behind = [
-            plan_removal([r for r in live if owned_by(r, ip)], container=f"(was {ip})")
+            self.era.removal(Container(f"(was {ip})", "", "Gone", ip, None, None, None), live)
             for ip in dict.fromkeys(moved_from) if ip not in taken
         ]
         for c in everyone:
             if c.ipv4 is None:
                 continue
-            mine = [r for r in live if owned_by(r, c.ipv4)]
-            mode, _source = mode_of(c, mine)
+            mode, _source = mode_of(c, owned(c, live), self.era)
             if mode is None or (only_recorded and not c.mode_key):
                 continue
-            wanted.append((c, mode, mine))
+            wanted.append((c, mode))
         skipped: list[str] = []
-        pinned = {c.name: self._pinned(c) for c, m, _ in wanted
+        pinned = {c.name: self._pinned(c) for c, m in wanted
                   if m is Mode.ALLOWLIST and self._pinned is not None}
         try:
-            resolution = self._resolution(m for c, m, _ in wanted if not pinned.get(c.name))
+            resolution = self._resolution(m for c, m in wanted if not pinned.get(c.name))
         except BadInput as error:
             # one allowlist that cannot be resolved must not keep the others unrestored
             resolution = None
             unpinned = [w for w in wanted if w[1] is Mode.ALLOWLIST and not pinned.get(w[0].name)]
-            skipped = [f"{c.name} (allowlist) not re-applied: {error}" for c, _, _ in unpinned]
+            skipped = [f"{c.name} (allowlist) not re-applied: {error}" for c, _ in unpinned]
             wanted = [w for w in wanted if w not in unpinned]
-        plans = [
-            plan_transition(mine, self._desired(c, mode, resolution, pinned.get(c.name)),
-                            container=c.name, present=live)
-            for c, mode, mine in wanted
-        ]
-        plan = plan_many((p for p in [*plans, *left_behind] if not p.empty),
-                         "re-apply drifted rules")
-        drifted = {s.container for s in plan.steps}
-        return Change(plan, tuple(c for c, _, _ in wanted if c.name in drifted), None, resolution,
-                      skipped=tuple(skipped))
+        plans = {c.name: self._transition(c, mode, live,
+                                          self._allowed(resolution, pinned.get(c.name)))
+                 for c, mode in wanted}
+        plan = self.era.merge((p for p in [*plans.values(), *left_behind] if not p.empty),
+                              "re-apply drifted rules")
+        return Change(plan, tuple(c for c, _ in wanted if not plans[c.name].empty), None,
+                      resolution, skipped=tuple(skipped))
 
-    def after_settings_change(self, old: NetworkSettings, live: Iterable[DirectRule]) -> Change:
+    def after_settings_change(self, old: NetworkSettings, live: Iterable[CoiRule]) -> Change:
         """What a saved config means for running containers (this planner has the new
         settings): a new default mode goes to the containers that run the old default; other
         changes (flags, allowlist) re-apply every container with a mode."""
@@ -184,7 +186,7 @@ class ChangePlanner:
             for c in self.containers.list_containers():
                 if c.ipv4 is None:
                     continue
-                mode, _source = mode_of(c, [r for r in live if owned_by(r, c.ipv4)])
+                mode, _source = mode_of(c, owned(c, live), self.era)
                 if mode is old.mode:
                     followers.append(c.name)
             if not followers:
@@ -192,19 +194,16 @@ class ChangePlanner:
             return self.apply(followers, self._settings.mode, live)
         return self.reapply(live)
 
-    def remove(self, names: Sequence[str], live: Iterable[DirectRule]) -> Change:
+    def remove(self, names: Sequence[str], live: Iterable[CoiRule]) -> Change:
         known = {c.name: c for c in self.containers.list_containers()}
         missing = [n for n in names if n not in known]
         if missing:
             raise BadInput(f"no such container: {missing[0]}")
         targets = [known[n] for n in dict.fromkeys(names)]
         live = tuple(live)
-        plans = [
-            plan_removal([r for r in live if c.ipv4 and owned_by(r, c.ipv4)], container=c.name)
-            for c in targets
-        ]
         title = f"remove the rules of {', '.join(c.name for c in targets)}"
-        return Change(plan_many(plans, title), tuple(targets), None, forget_mode=True)
+        plan = self.era.merge([self.era.removal(c, live) for c in targets], title)
+        return Change(plan, tuple(targets), None, forget_mode=True)
 
 
 BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]

@@ -73,12 +73,43 @@ class DirectRule:
             return src[:-3]
         return None if "/" in src else src
 
+    def owner_name(self) -> str | None:
+        return None  # the firewalld era keys every rule by address
+
     def cli_args(self) -> list[str]:
         """The argv tail firewall-cmd takes after --add-rule / --remove-rule."""
         return [self.ipv, self.table, self.chain, str(self.priority), *self.args]
 
     def __str__(self) -> str:
         return shlex.join(self.cli_args())
+
+
+class CoiRule(Protocol):
+    """A rule of COI's as every layer above an era's backend reads it: DirectRule in the
+    firewalld era; nft_rules.NftCoiRule / NftCoiSet / NftCoiChain in the nft era."""
+
+    @property
+    def ipv(self) -> str: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def chain(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def args(self) -> tuple[str, ...]: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def destination(self) -> str | None: ...
+    @property
+    def verdict(self) -> str | None: ...
+    def source_ip(self) -> str | None:
+        """The address of the container the rule belongs to (exact), if address-keyed."""
+        ...
+    def owner_name(self) -> str | None:
+        """The name of the container the rule belongs to, if name-keyed."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -215,10 +246,10 @@ class ContainerState:
     """One row of the inventory: a container joined with its rules and links."""
 
     container: Container
-    rules: tuple[DirectRule, ...] = ()
+    rules: tuple[CoiRule, ...] = ()
     mode: Mode | None = None
     mode_source: ModeSource = ModeSource.NONE
-    expected_rules: tuple[DirectRule, ...] | None = None  # None: unknown (no policy yet)
+    expected_rules: tuple[CoiRule, ...] | None = None  # None: unknown (no policy yet)
     veth_master: str | None = None
     isolation: Isolation | None = None  # None: nothing to isolate (no IPv4)
     reason: str = ""  # why the isolation is what it is, for a person
@@ -239,25 +270,30 @@ class ContainerState:
 
 @dataclass(frozen=True)
 class BackendStatus:
-    name: str  # "incus" / "firewalld"
+    name: str  # "incus", or the era's firewall: "firewalld" / "nft"
     ok: bool
     detail: str = ""
     down: bool = False  # known not running (for firewalld: its rules are flushed)
+    firewall: bool = False  # the status of the firewall that holds COI's rules
 
 
 @dataclass(frozen=True)
 class Inventory:
     containers: tuple[ContainerState, ...] = ()
-    rules: tuple[DirectRule, ...] = ()  # every direct rule, owned or not
-    owners: dict[DirectRule, str] = field(default_factory=dict)  # rule -> container key
+    rules: tuple[CoiRule, ...] = ()  # every COI rule, owned or not
+    owners: dict[CoiRule, str] = field(default_factory=dict)  # rule -> container key
     backends: tuple[BackendStatus, ...] = ()
     taken_at: float = 0.0
 
-    def owner_of(self, rule: DirectRule) -> str | None:
+    def owner_of(self, rule: CoiRule) -> str | None:
         return self.owners.get(rule)
 
     def backend(self, name: str) -> BackendStatus | None:
         return next((b for b in self.backends if b.name == name), None)
+
+    @property
+    def firewall_status(self) -> BackendStatus | None:
+        return next((b for b in self.backends if b.firewall), None)
 
     @property
     def exposed(self) -> tuple[ContainerState, ...]:
@@ -265,7 +301,7 @@ class Inventory:
 
     @property
     def firewall_down(self) -> bool:
-        status = self.backend("firewalld")
+        status = self.firewall_status
         return status is not None and status.down
 
     @property

@@ -101,7 +101,7 @@ class Enforcer:
         self._track_addresses(inventory)
         if not self.active:
             return
-        firewall = inventory.backend("firewalld")
+        firewall = inventory.firewall_status
         if firewall is not None and firewall.down:
             self._firewall_down(inventory)
             return

@@ -7,39 +7,94 @@ start here, tests substitute their own pieces.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.backends.firewalld import open_firewall
 from coi_tui.backends.incus import IncusBackend
 from coi_tui.backends.links import list_links
+from coi_tui.backends.nft.firewall import NftFirewall
 from coi_tui.changes import ChangePlanner, Pinned
 from coi_tui.engine import Job
-from coi_tui.errors import CoiTuiError
-from coi_tui.models import Container, DirectRule, Mode, NetworkSettings
+from coi_tui.errors import CoiTuiError, PermissionDenied
+from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
+from coi_tui.nft_models import COI_TABLE
+from coi_tui.nft_rules import NftCoiChain
 from coi_tui.services.dns.cache import cached_allowlist
 from coi_tui.services.dns.refresher import DnsRefresher, DnsState
-from coi_tui.services.inventory import ExpectedRules, InventorySource
-from coi_tui.services.policy import desired_rules
+from coi_tui.services.era_detect import EraChoice, Probe, choose_era
+from coi_tui.services.eras import CoiEra, FirewalldEra, NftEra
+from coi_tui.services.inventory import FIREWALLD, ExpectedRules, InventorySource
 
 
 @dataclass(frozen=True)
 class Scope:
     project: str | None = "default"
     all_projects: bool = False
+    era: str | None = None  # an explicit COI era (--era, COI_TUI_ERA); None: detected
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Scope:
+        era = getattr(args, "era", None) or os.environ.get("COI_TUI_ERA") or None
         if getattr(args, "all_projects", False):
-            return cls(project=None, all_projects=True)
-        return cls(project=getattr(args, "project", None) or "default")
+            return cls(project=None, all_projects=True, era=era)
+        return cls(project=getattr(args, "project", None) or "default", era=era)
 
 
 def open_containers(scope: Scope) -> ContainerBackend:
     return IncusBackend(project=scope.project, all_projects=scope.all_projects)
+
+
+# ----------------------------------------------------------------------------- the COI era
+def probe_host() -> Probe:
+    """One look at both eras: firewalld's direct rules and nft's `ip coi` table."""
+    running, fw_rules = False, None
+    try:
+        firewalld = open_firewall("auto")
+        try:
+            running = True  # it answered, even if it refuses us the rules below
+            fw_rules = sum(1 for r in firewalld.list_rules() if r.source_ip())
+        finally:
+            firewalld.close()
+    except PermissionDenied:
+        running = True
+    except CoiTuiError:
+        pass
+    coi_table, nft_rules = None, None
+    try:
+        objects = NftFirewall().list_rules()
+        coi_table = any(isinstance(o, NftCoiChain) and o.table == COI_TABLE for o in objects)
+        nft_rules = sum(1 for o in objects if o.source_ip() or o.owner_name())
+    except CoiTuiError:
+        pass
+    installed = bool(shutil.which("firewalld") or shutil.which("firewall-cmd"))
+    return Probe(running, installed, fw_rules, coi_table, nft_rules)
+
+
+@cache
+def host_era(override: str | None = None) -> EraChoice:
+    """The era of this host, detected once per process (or as chosen)."""
+    return choose_era(probe_host() if not override else Probe(False, False, None, None, None),
+                      override)
+
+
+def open_coi_firewall(scope: Scope) -> FirewallBackend:
+    """The firewall that holds COI's rules on this host, in its era."""
+    if host_era(scope.era).era == "nft":
+        return NftFirewall()
+    return open_firewall("auto")
+
+
+def coi_era(scope: Scope) -> CoiEra:
+    if host_era(scope.era).era == "nft":
+        firewall = NftFirewall()
+        return NftEra(firewall, firewall.list_rules)
+    return FirewalldEra()
 
 
 def pinned_allowlist(settings: NetworkSettings, home: Path | None = None) -> Pinned:
@@ -52,46 +107,54 @@ def pinned_allowlist(settings: NetworkSettings, home: Path | None = None) -> Pin
     return pinned
 
 
-def expected_rules(settings: NetworkSettings, home: Path | None = None) -> ExpectedRules:
+def expected_rules(settings: NetworkSettings, home: Path | None = None,
+                   era: CoiEra = FIREWALLD) -> ExpectedRules:
     pinned = pinned_allowlist(settings, home)
 
     def expected(
         container: Container, mode: Mode, gateway: str | None
-    ) -> tuple[DirectRule, ...] | None:
+    ) -> tuple[CoiRule, ...] | None:
         if container.ipv4 is None:
             return None
-        allowed = pinned(container) if mode is Mode.ALLOWLIST else ()
-        if allowed is None:
+        ips = pinned(container) if mode is Mode.ALLOWLIST else ()
+        if ips is None:
             return None  # nothing pinned yet: unknown, never an empty allowlist
-        return desired_rules(container.ipv4, mode, settings, gateway, allowed)
+        try:
+            return era.desired(container, mode, settings, gateway,
+                               dict.fromkeys(settings.allowed_domains, ips))
+        except CoiTuiError:
+            return None  # a policy the era refuses (e.g. no veth yet): not judged
 
     return expected
 
 
 def change_planner(scope: Scope, settings: NetworkSettings) -> ChangePlanner:
     return ChangePlanner(open_containers(scope), settings,
-                         pinned=pinned_allowlist(settings))
+                         pinned=pinned_allowlist(settings), era=coi_era(scope))
 
 
 def inventory_source(scope: Scope, settings: NetworkSettings | None = None) -> InventorySource:
+    era = coi_era(scope)
     return InventorySource(
         containers=partial(open_containers, scope),
-        firewall=partial(open_firewall, "auto"),
+        firewall=partial(open_coi_firewall, scope),
         links=list_links,
-        expected=expected_rules(settings or NetworkSettings()),
+        expected=expected_rules(settings or NetworkSettings(), era=era),
+        era=era,
     )
 
 
 class FirewallReader:
     """list_rules for a thread of its own (the refresher): reconnects after a failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
         self._firewall: FirewallBackend | None = None
 
-    def __call__(self) -> list[DirectRule]:
+    def __call__(self) -> Sequence[CoiRule]:
         try:
             if self._firewall is None:
-                self._firewall = open_firewall("auto")
+                self._firewall = open_coi_firewall(self._scope)
             return self._firewall.list_rules()
         except CoiTuiError:
             self.close()
@@ -111,5 +174,6 @@ def dns_refresher(
     apply_changes: bool = True,
 ) -> DnsRefresher:
     """The one allowlist refresher, as the TUI and `coi-tui watch` run it."""
-    return DnsRefresher(settings, open_containers(scope), FirewallReader(), submit,
-                        home=Path.home(), on_state=on_state, apply_changes=apply_changes)
+    return DnsRefresher(settings, open_containers(scope), FirewallReader(scope), submit,
+                        home=Path.home(), on_state=on_state, apply_changes=apply_changes,
+                        era=coi_era(scope))

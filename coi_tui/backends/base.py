@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from coi_tui.models import Container, DirectRule, Network
+from coi_tui.models import CoiRule, Container, DirectRule, Network
 
 
 class FirewallBackend(Protocol):
-    """firewalld's direct interface and the zone calls we need.
+    """The firewall that holds COI's rules: firewalld's direct interface and zones (firewalld
+    era), or nft (nft era, whose changes are whole transactions, never single rules).
 
     add/remove are idempotent: a duplicate add or a missing remove returns False, not an error.
     Any other refusal raises FirewallError with firewalld's reason.
@@ -18,7 +19,7 @@ class FirewallBackend(Protocol):
     name: str
 
     def state(self) -> str: ...
-    def list_rules(self) -> list[DirectRule]: ...
+    def list_rules(self) -> Sequence[CoiRule]: ...
     def add_rule(self, rule: DirectRule) -> bool: ...
     def remove_rule(self, rule: DirectRule) -> bool: ...
     def query_rule(self, rule: DirectRule) -> bool: ...

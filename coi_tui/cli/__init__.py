@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--project", metavar="P", help="only this Incus project")
     scope.add_argument("--all-projects", action="store_true", help="every Incus project")
     parser.add_argument("--read-only", action="store_true", help="never change anything")
+    parser.add_argument("--era", choices=("firewalld", "nft"),
+                        help="COI's era on this host (default: detected; env COI_TUI_ERA)")
     parser.add_argument("--no-mouse", action="store_true", help="leave the mouse to the terminal")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:

@@ -7,14 +7,13 @@ import sys
 from dataclasses import replace
 
 from coi_tui.backends.base import ContainerBackend
-from coi_tui.backends.firewalld import open_firewall
 from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
 from coi_tui.cli.output import print_json
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.models import Plan
 from coi_tui.services.audit import AuditLog
-from coi_tui.wiring import Scope, open_containers
+from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
 
 
 def plan_record(plan: Plan) -> list[dict[str, object]]:
@@ -44,11 +43,12 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     settings = settings_from_args(args)
     if getattr(args, "allow", None):
         settings = replace(settings, allowed_domains=tuple(args.allow))
-    containers: ContainerBackend = open_containers(Scope.from_args(args))
-    planner = ChangePlanner(containers, settings)
+    scope = Scope.from_args(args)
+    containers: ContainerBackend = open_containers(scope)
+    planner = ChangePlanner(containers, settings, era=coi_era(scope))
     as_json = getattr(args, "json", False)
     if args.dry_run:
-        firewall = open_firewall("auto")
+        firewall = open_coi_firewall(scope)
         try:
             change = build(planner, firewall)
         finally:
@@ -76,7 +76,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
         elif isinstance(event, JobFinished):
             finished.append(event)
 
-    engine = FirewallEngine(lambda: open_firewall("auto"), report, AuditLog()).start()
+    engine = FirewallEngine(lambda: open_coi_firewall(scope), report, AuditLog()).start()
     try:
         engine.submit(fresh_job("change", containers, lambda fw: build(planner, fw)))
         engine.wait_idle()

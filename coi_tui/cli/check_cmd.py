@@ -8,19 +8,26 @@ from typing import Any
 
 from coi_tui.backends.firewalld import open_firewall
 from coi_tui.cli.output import print_json
-from coi_tui.services.checks import Check, run_checks
-from coi_tui.wiring import Scope, open_containers
+from coi_tui.services.checks import Check, run_checks, run_nft_checks
+from coi_tui.wiring import Scope, host_era, open_coi_firewall, open_containers
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("check", help="check firewalld, access, Incus, bridge zone, masquerade")
+    parser = sub.add_parser("check", help="COI's era and why; firewalld or nft access, Incus, "
+                                "bridge zone, masquerade, flow cutting")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     scope = Scope.from_args(args)
-    checks = run_checks(open_firewall, partial(open_containers, scope))
+    choice = host_era(scope.era)
+    era = Check("era", "warn" if choice.both else "ok", f"{choice.era}: {choice.reason}")
+    containers = partial(open_containers, scope)
+    if choice.era == "nft":
+        checks = [era, *run_nft_checks(open_coi_firewall(scope), containers)]
+    else:
+        checks = [era, *run_checks(open_firewall, containers)]
     if args.json:
         print_json({"checks": [c.as_dict() for c in checks], "ok": all_ok(checks)})
     else:

@@ -13,23 +13,22 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.backends.firewalld import open_firewall
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
 from coi_tui.errors import BadInput, CoiTuiError
-from coi_tui.models import DirectRule, NetworkSettings
+from coi_tui.models import CoiRule, NetworkSettings
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.dns.refresher import DnsRefresher, DnsState
 from coi_tui.services.dns.report import refresh_line, state_record
 from coi_tui.services.dns.schedule import seconds_until
-from coi_tui.wiring import Scope, open_containers
+from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
 
 
 def register(sub: Any) -> None:
@@ -45,8 +44,8 @@ def register(sub: Any) -> None:
 
 
 def _rule_reader(firewall: FirewallBackend | None, reason: str
-                 ) -> Callable[[], list[DirectRule]]:
-    def read() -> list[DirectRule]:
+                 ) -> Callable[[], Sequence[CoiRule]]:
+    def read() -> Sequence[CoiRule]:
         if firewall is None:
             raise CoiTuiError(reason)
         return firewall.list_rules()
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     containers: ContainerBackend = open_containers(Scope.from_args(args))
     firewall: FirewallBackend | None = None
     try:
-        firewall = open_firewall("auto")
+        firewall = open_coi_firewall(Scope.from_args(args))
         unreadable = ""
     except CoiTuiError as error:
         unreadable = str(error)
@@ -94,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             return _refresh(args, settings, containers, firewall, unreadable)
         refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
                                  lambda _job: None, home=Path.home(), names=args.names,
+                                 era=coi_era(Scope.from_args(args)),
                                  apply_changes=False)
         state = refresher.refresh_now()
         _show(args, state)
@@ -127,7 +127,8 @@ def _engine(args: argparse.Namespace, refresher_box: list[DnsRefresher],
                 detail = "; ".join(event.verify_diff) or event.error or "cancelled"
                 print(f"coi-tui: {event.title} failed: {detail}", file=sys.stderr, flush=True)
 
-    return FirewallEngine(lambda: open_firewall("auto"), report, AuditLog()).start()
+    scope = Scope.from_args(args)
+    return FirewallEngine(lambda: open_coi_firewall(scope), report, AuditLog()).start()
 
 
 def _refresh(args: argparse.Namespace, settings: NetworkSettings, containers: ContainerBackend,
@@ -137,7 +138,8 @@ def _refresh(args: argparse.Namespace, settings: NetworkSettings, containers: Co
     engine = _engine(args, box, failed)
     try:
         refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
-                                 engine.submit, home=Path.home(), names=args.names)
+                                 engine.submit, home=Path.home(), names=args.names,
+                                 era=coi_era(Scope.from_args(args)))
         box.append(refresher)
         refresher.refresh_now()
         engine.wait_idle()
@@ -166,6 +168,7 @@ def _follow(args: argparse.Namespace, settings: NetworkSettings, containers: Con
 
     refresher = DnsRefresher(settings, containers, _rule_reader(firewall, unreadable),
                              engine.submit, home=Path.home(), names=args.names,
+                                 era=coi_era(Scope.from_args(args)),
                              on_state=on_state)
     box.append(refresher)
 

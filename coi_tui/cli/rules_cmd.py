@@ -1,4 +1,5 @@
-"""`coi-tui rules`: every firewalld direct rule with the container that owns it."""
+"""`coi-tui rules`: every COI rule (firewalld direct rules, or nft rules and sets) with the
+container that owns it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.cli.status_cmd import load_inventory
-from coi_tui.models import DirectRule, Inventory
+from coi_tui.models import CoiRule, Inventory
 
 
 def register(sub: Any) -> None:
@@ -16,7 +17,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def rule_record(rule: DirectRule, inventory: Inventory) -> dict[str, object]:
+def rule_record(rule: CoiRule, inventory: Inventory) -> dict[str, object]:
     owner = inventory.owner_of(rule)
     return {
         "ipv": rule.ipv,
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     # one project and deletes the rules of containers in the others).
     if not args.project:
         args.all_projects = True
-    inventory = load_inventory(args, need=("firewalld",))
+    inventory = load_inventory(args, need=("firewall",))
     rules = sorted(inventory.rules, key=lambda r: (r.ipv, r.table, r.chain, r.priority, r.args))
     records = [rule_record(r, inventory) for r in rules]
     if args.json:

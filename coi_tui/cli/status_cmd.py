@@ -47,7 +47,7 @@ def load_inventory(args: argparse.Namespace, need: tuple[str, ...]) -> Inventory
     finally:
         source.close()
     for status in inventory.backends:
-        if status.name in need and not status.ok:
+        if (status.name in need or (status.firewall and "firewall" in need)) and not status.ok:
             raise BackendUnavailable(status.detail)
     return inventory
 

@@ -17,7 +17,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from coi_tui.backends.firewalld import FirewallSignals, open_firewall
+from coi_tui.backends.firewalld import FirewallSignals
 from coi_tui.backends.incus import IncusEvents
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
@@ -30,7 +30,15 @@ from coi_tui.services.dns.report import refresh_line
 from coi_tui.services.hostlock import WATCH, WRITER, HostLock
 from coi_tui.services.own_settings import freeze_after_value, load_own_settings
 from coi_tui.services.poller import InventoryPoller
-from coi_tui.wiring import Scope, change_planner, dns_refresher, inventory_source, open_containers
+from coi_tui.wiring import (
+    Scope,
+    change_planner,
+    coi_era,
+    dns_refresher,
+    inventory_source,
+    open_coi_firewall,
+    open_containers,
+)
 
 
 class AlreadyWatching(CoiTuiError):
@@ -140,7 +148,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     poller = InventoryPoller(inventory_source(scope, settings), snapshot, interval=args.interval)
     audit = AuditLog()
-    engine = FirewallEngine(lambda: open_firewall("auto"), engine_event, audit)
+    engine = FirewallEngine(lambda: open_coi_firewall(scope), engine_event, audit)
     writer = HostLock(WRITER)
     enforcer = Enforcer(
         engine,
@@ -161,9 +169,10 @@ def _watch(args: argparse.Namespace) -> int:
         enforcer.on_event(event, payload)
         poller.wake()
 
-    watchers = (IncusEvents(backend_event, project=scope.project,
-                            all_projects=scope.all_projects),
-                FirewallSignals(backend_event))
+    watchers: list[IncusEvents | FirewallSignals] = [
+        IncusEvents(backend_event, project=scope.project, all_projects=scope.all_projects)]
+    if coi_era(scope).name == "firewalld":  # nft has no signals: the poller sees changes
+        watchers.append(FirewallSignals(backend_event))
     last_refresh = [0.0]
 
     def dns_state(state: DnsState) -> None:

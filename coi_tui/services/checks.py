@@ -100,27 +100,56 @@ def run_checks(
     make_firewall: Callable[[str], FirewallBackend],
     make_containers: Callable[[], ContainerBackend],
 ) -> list[Check]:
-    """`make_firewall(path)` opens firewalld by "dbus" or "cli"."""
+    """The firewalld era. `make_firewall(path)` opens firewalld by "dbus" or "cli"."""
     checks, firewall = _firewall_checks(make_firewall)
-    bridges = {DEFAULT_BRIDGE}
-    try:
-        containers = make_containers()
-        try:
-            found = containers.list_containers()
-        finally:
-            containers.close()
-        bridges = {c.network for c in found if c.network} or bridges
-        checks.append(Check("incus", "ok", f"reachable, {len(found)} instance(s)"))
-    except CoiTuiError as error:
-        checks.append(
-            Check("incus", "fail", str(error), "start incusd; join the incus-admin group")
-        )
+    incus, bridges = _incus_check(make_containers)
+    checks.append(incus)
     if firewall is not None:
         try:
             checks.extend(_bridge_checks(firewall, bridges))
             checks.append(_masquerade_check(firewall))
         finally:
             firewall.close()
+    checks.append(_flow_cut_check())
+    return checks
+
+
+def _incus_check(make_containers: Callable[[], ContainerBackend]) -> tuple[Check, set[str]]:
+    try:
+        containers = make_containers()
+        try:
+            found = containers.list_containers()
+        finally:
+            containers.close()
+    except CoiTuiError as error:
+        return Check("incus", "fail", str(error), "start incusd; join the incus-admin group"), {
+            DEFAULT_BRIDGE}
+    bridges = {c.network for c in found if c.network} or {DEFAULT_BRIDGE}
+    return Check("incus", "ok", f"reachable, {len(found)} instance(s)"), bridges
+
+
+def run_nft_checks(
+    firewall: FirewallBackend, make_containers: Callable[[], ContainerBackend]
+) -> list[Check]:
+    """The nft era (COI 0.9+): nft readable (root, or COI's coi-nft sudoers line), COI's table."""
+    checks: list[Check] = []
+    try:
+        objects = firewall.list_rules()
+        tables = sorted({f"{o.ipv} {o.table}" for o in objects if o.chain == "(chain)"})
+        checks.append(Check("nft access", "ok", "readable" + (
+            f": {', '.join(tables)}" if tables else "")))
+        if not any(t == "ip coi" for t in tables):
+            checks.append(Check("table ip coi", "warn", "absent: COI (or coi-tui) creates it "
+                                "at the first restricted/allowlist container"))
+        else:
+            checks.append(Check("table ip coi", "ok", "present"))
+    except CoiTuiError as error:
+        checks.append(Check("nft access", "fail", str(error),
+                            "run as root, or add /etc/sudoers.d/coi-nft: "
+                            "$USER ALL=(ALL) NOPASSWD: /usr/sbin/nft (coi health --fix)"))
+    finally:
+        firewall.close()
+    checks.append(_incus_check(make_containers)[0])
     checks.append(_flow_cut_check())
     return checks
 

@@ -1,11 +1,11 @@
-"""Each direct rule with its state against the desired rules: ok, missing, unexpected, orphan."""
+"""Each COI rule with its state against the desired rules: ok, missing, unexpected, orphan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from coi_tui.models import DirectRule, Inventory
+from coi_tui.models import CoiRule, Inventory
 
 
 class RuleState(StrEnum):
@@ -19,7 +19,7 @@ class RuleState(StrEnum):
 
 @dataclass(frozen=True)
 class RuleRow:
-    rule: DirectRule
+    rule: CoiRule
     owner: str | None  # container key
     state: RuleState
 
@@ -43,4 +43,5 @@ def rule_rows(inventory: Inventory) -> list[RuleRow]:
     present = set(inventory.rules)
     for key, want in expected.items():
         rows.extend(RuleRow(r, key, RuleState.MISSING) for r in want or () if r not in present)
-    return sorted(rows, key=lambda r: (r.rule.priority, r.owner or "", r.rule.args))
+    return sorted(rows, key=lambda r: (r.rule.ipv, r.rule.chain, r.rule.priority, r.owner or "",
+                                       r.rule.args))

@@ -7,35 +7,38 @@ for a backend that is down: it reports it in `Inventory.backends` so the UI can 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.errors import CoiTuiError, FirewallDown
 from coi_tui.models import (
     BackendStatus,
+    CoiRule,
     Container,
     ContainerState,
-    DirectRule,
     Inventory,
     Isolation,
     Link,
     Mode,
     ModeSource,
 )
-from coi_tui.services.policy import infer_mode
+from coi_tui.services.eras import CoiEra, FirewalldEra
 
 # Computes the rules a container should have in a mode given its gateway, or None when that
 # cannot be known (e.g. an allowlist whose domains were never resolved).
-ExpectedRules = Callable[[Container, Mode, str | None], tuple[DirectRule, ...] | None]
+ExpectedRules = Callable[[Container, Mode, str | None], tuple[CoiRule, ...] | None]
+FIREWALLD = FirewalldEra()
 
 
-def mode_of(container: Container, rules: Iterable[DirectRule]) -> tuple[Mode | None, ModeSource]:
+def mode_of(
+    container: Container, rules: Iterable[CoiRule], era: CoiEra = FIREWALLD
+) -> tuple[Mode | None, ModeSource]:
     if container.mode_key:
         try:
             return Mode(container.mode_key), ModeSource.SET
         except ValueError:
             pass  # a foreign value: fall back to what the rules say
-    inferred = infer_mode(tuple(rules))
+    inferred = era.infer_mode(container, tuple(rules))
     if inferred is not None:
         return inferred, ModeSource.INFERRED
     return None, ModeSource.NONE
@@ -48,8 +51,8 @@ def isolation_of(
     container: Container,
     mode: Mode | None,
     source: ModeSource,
-    mine: tuple[DirectRule, ...],
-    expected: tuple[DirectRule, ...] | None,
+    mine: tuple[CoiRule, ...],
+    expected: tuple[CoiRule, ...] | None,
     firewall: BackendStatus | None,
 ) -> tuple[Isolation | None, str]:
     """Is the container's mode in force? EXPOSED only where traffic the mode rejects can flow."""
@@ -64,8 +67,8 @@ def isolation_of(
 def _rules_isolation(
     mode: Mode | None,
     source: ModeSource,
-    mine: tuple[DirectRule, ...],
-    expected: tuple[DirectRule, ...] | None,
+    mine: tuple[CoiRule, ...],
+    expected: tuple[CoiRule, ...] | None,
     firewall: BackendStatus | None,
 ) -> tuple[Isolation | None, str]:
     if firewall is not None and not firewall.ok:
@@ -94,31 +97,34 @@ def _rules_isolation(
 
 def join_inventory(
     containers: Iterable[Container],
-    rules: Iterable[DirectRule],
+    rules: Iterable[CoiRule],
     links: Mapping[str, Link],
     *,
     expected: ExpectedRules | None = None,
     gateways: Mapping[str, str | None] | None = None,
     backends: tuple[BackendStatus, ...] = (),
     taken_at: float = 0.0,
+    era: CoiEra = FIREWALLD,
 ) -> Inventory:
     all_rules = tuple(rules)
     containers = tuple(containers)
-    # Exact ownership: only a container whose IPv4 equals the rule's -s (bare or /32) owns it.
+    # Exact ownership: the rule's address is the container's IPv4 (`-s` bare or /32, or nft's
+    # comment `coi-<ip>`), or, for name-keyed nft rules, its name. Never a substring.
     by_ip = {c.ipv4: c for c in containers if c.ipv4}
-    owners: dict[DirectRule, str] = {}
-    owned: dict[str, list[DirectRule]] = {c.key: [] for c in containers}
+    by_name = {c.name: c for c in containers}
+    owners: dict[CoiRule, str] = {}
+    owned: dict[str, list[CoiRule]] = {c.key: [] for c in containers}
     for rule in all_rules:
-        src = rule.source_ip()
-        owner = by_ip.get(src) if src else None
+        src, name = rule.source_ip(), rule.owner_name()
+        owner = by_ip.get(src) if src else (by_name.get(name) if name else None)
         if owner is not None:
             owners[rule] = owner.key
             owned[owner.key].append(rule)
-    firewall = next((b for b in backends if b.name == "firewalld"), None)
+    firewall = next((b for b in backends if b.firewall), None)
     states = []
     for c in sorted(containers, key=lambda c: (c.project, c.name)):
         mine = tuple(owned[c.key])
-        mode, source = mode_of(c, mine)
+        mode, source = mode_of(c, mine, era)
         gateway = (gateways or {}).get(c.network) if c.network else None
         want = expected(c, mode, gateway) if expected and mode and c.ipv4 else None
         isolation, reason = isolation_of(c, mode, source, mine, want, firewall)
@@ -154,7 +160,9 @@ class InventorySource:
         links: Callable[[], Mapping[str, Link]],
         expected: ExpectedRules | None = None,
         clock: Callable[[], float] = time.time,
+        era: CoiEra = FIREWALLD,
     ) -> None:
+        self._era = era
         # Factories, so a backend that was down is reconnected on the next snapshot.
         self._make_containers = containers
         self._make_firewall = firewall
@@ -170,7 +178,7 @@ class InventorySource:
     def snapshot(self) -> Inventory:
         statuses: list[BackendStatus] = []
         containers: list[Container] = []
-        rules: list[DirectRule] = []
+        rules: Sequence[CoiRule] = []
         try:
             if self._containers is None:
                 self._containers = self._make_containers()
@@ -188,11 +196,12 @@ class InventorySource:
             if self._firewall is None:
                 self._firewall = self._make_firewall()
             rules = self._firewall.list_rules()
-            statuses.append(BackendStatus("firewalld", True))
+            statuses.append(BackendStatus(self._era.name, True, firewall=True))
         except CoiTuiError as error:
             self._drop_firewall()
             down = isinstance(error, FirewallDown)
-            statuses.append(BackendStatus("firewalld", False, str(error), down=down))
+            statuses.append(BackendStatus(self._era.name, False, str(error), down=down,
+                                          firewall=True))
         return join_inventory(
             containers,
             rules,
@@ -201,6 +210,7 @@ class InventorySource:
             gateways=self._gateways,
             backends=tuple(statuses),
             taken_at=self._clock(),
+            era=self._era,
         )
 
     def _drop_containers(self) -> None:

@@ -113,7 +113,7 @@ def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSn
     rules: tuple[DirectRule, ...] | None = None
     zones: dict[str, tuple[str, ...]] | None = None
     try:
-        rules = tuple(firewall.list_rules())
+        rules = tuple(r for r in firewall.list_rules() if isinstance(r, DirectRule))
         zones = firewall.zone_bindings()
     except CoiTuiError as error:
         errors["firewalld"] = str(error)

@@ -256,6 +256,8 @@ class CoiApp(App[int]):
 
     def on_engine_update(self, message: EngineUpdate) -> None:
         panel = self.progress
+        if not panel.query("#progress-bar"):
+            return  # shutting down: the panel's children are already gone
         event = message.event
         if isinstance(event, JobStarted):
             panel.started(event)

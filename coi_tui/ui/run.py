@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from coi_tui.backends.firewalld import FirewallSignals, open_firewall
+from coi_tui.backends.firewalld import FirewallSignals
 from coi_tui.backends.incus import IncusEvents
 from coi_tui.cli.settings import edit_target, locations_from_env, settings_from_args
 from coi_tui.models import NetworkSettings
@@ -16,18 +16,20 @@ from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wi
 from coi_tui.wiring import (
     Scope,
     change_planner,
+    coi_era,
     dns_refresher,
     inventory_source,
+    open_coi_firewall,
     open_containers,
 )
 
 
 def real_watchers(scope: Scope) -> WatcherFactory:
     def make(sink: BackendEventSink) -> Sequence[Watcher]:
-        return (
-            IncusEvents(sink, project=scope.project, all_projects=scope.all_projects),
-            FirewallSignals(sink),
-        )
+        incus = IncusEvents(sink, project=scope.project, all_projects=scope.all_projects)
+        if coi_era(scope).name != "firewalld":
+            return (incus,)  # nft has no signals: the poller sees every change
+        return (incus, FirewallSignals(sink))
 
     return make
 
@@ -42,7 +44,7 @@ def real_wiring(
         make_source=lambda: inventory_source(scope, settings),
         watchers=real_watchers(scope),
         make_planner=lambda current: change_planner(scope, current),
-        make_firewall=lambda: open_firewall("auto"),
+        make_firewall=lambda: open_coi_firewall(scope),
         make_containers=lambda: open_containers(scope),
         make_refresher=lambda current, submit, on_state, apply: dns_refresher(
             scope, current, submit, on_state, apply),

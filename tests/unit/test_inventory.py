@@ -81,9 +81,9 @@ def test_the_veth_master_comes_from_the_links() -> None:
 
 FIVE_ACCEPT = rule(50, "-s", "10.147.0.5", "-d", "0.0.0.0/0", "-j", "ACCEPT")
 FIVE_EXTRA = rule(1, "-s", "10.147.0.5", "-d", "203.0.113.9", "-j", "ACCEPT")
-UP = BackendStatus("firewalld", True)
-STOPPED = BackendStatus("firewalld", False, "firewalld is not running", down=True)
-UNREADABLE = BackendStatus("firewalld", False, "sudo refused firewall-cmd; add: ...")
+UP = BackendStatus("firewalld", True, firewall=True)
+STOPPED = BackendStatus("firewalld", False, "firewalld is not running", down=True, firewall=True)
+UNREADABLE = BackendStatus("firewalld", False, "sudo refused firewall-cmd; add: ...", firewall=True)
 
 
 def restricted_five(*rules: DirectRule, firewall: BackendStatus = UP,

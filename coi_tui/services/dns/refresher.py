@@ -24,7 +24,7 @@ from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import ChangePlanner, record_outcome
 from coi_tui.engine import Built, Job, JobFinished
 from coi_tui.errors import CoiTuiError
-from coi_tui.models import Container, DirectRule, Mode, NetworkSettings
+from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
 from coi_tui.services.dns.cache import (
     CacheError,
     IpCache,
@@ -37,8 +37,8 @@ from coi_tui.services.dns.cache import (
 )
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
 from coi_tui.services.dns.schedule import DISABLED_NOTE, SCHEDULE_NOTE, interval_for
-from coi_tui.services.inventory import mode_of
-from coi_tui.services.policy import owned_by
+from coi_tui.services.eras import CoiEra, owned
+from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Clock, Resolution, resolve_allowlist
 
 ResolveFn = Callable[[Sequence[str], bool], Resolution]  # (entries, allow_local) -> answers
@@ -77,16 +77,10 @@ class DnsState:
     note: str = SCHEDULE_NOTE
 
 
-def pinned_ips(rules: Iterable[DirectRule], ip: str) -> frozenset[str]:
-    """The hosts a container's allowlist pins: its priority-1 `-d HOST/32 -j ACCEPT` rules
-    (allow_local's RFC 1918 ACCEPTs at priority 1 are networks, not hosts)."""
-    pinned = set()
-    for rule in rules:
-        dest = rule.destination or ""
-        if (owned_by(rule, ip) and rule.priority == 1 and rule.verdict == "ACCEPT"
-                and dest.endswith("/32")):
-            pinned.add(dest[:-3])
-    return frozenset(pinned)
+def pinned_ips(rules: Iterable[CoiRule], ip: str, era: CoiEra = FIREWALLD) -> frozenset[str]:
+    """The hosts a container's allowlist pins now (the era knows where: /32 ACCEPTs at
+    priority 1 in the firewalld era, the `coi_d_<ip>` set in the nft era)."""
+    return era.pinned_ips(Container("", "", "Running", ip, None, None, None), tuple(rules))
 
 
 def summarize(records: Sequence[DomainRecord], changed: Sequence[str]) -> str:
@@ -113,7 +107,7 @@ class DnsRefresher:
         self,
         settings: NetworkSettings,
         containers: ContainerBackend,
-        list_rules: Callable[[], Iterable[DirectRule]],
+        list_rules: Callable[[], Iterable[CoiRule]],
         submit: Callable[[Job], object],
         *,
         home: Path,
@@ -122,7 +116,9 @@ class DnsRefresher:
         names: Sequence[str] = (),
         on_state: Callable[[DnsState], None] | None = None,
         apply_changes: bool = True,
+        era: CoiEra = FIREWALLD,
     ) -> None:
+        self._era = era
         self.settings = settings
         self._containers = containers
         self._list_rules = list_rules
@@ -230,7 +226,8 @@ class DnsRefresher:
             cache = caches[container.name]
             mine = merge_cached(fresh, [cache] if cache else [],
                                 self.settings.allow_local_network_access)
-            rule_ips = pinned_ips(live, container.ipv4 or "") if live is not None else None
+            rule_ips = pinned_ips(live, container.ipv4 or "", self._era) if live is not None \
+                else None
             if self._apply and live is not None and container.ipv4 and entries:
                 job = self._reapply_if_changed(container, mine, rule_ips or frozenset(), now)
                 if job is not None:
@@ -277,8 +274,8 @@ class DnsRefresher:
 
     def _allowlist_containers(
         self, errors: list[str]
-    ) -> tuple[list[Container], tuple[DirectRule, ...] | None]:
-        live: tuple[DirectRule, ...] | None
+    ) -> tuple[list[Container], tuple[CoiRule, ...] | None]:
+        live: tuple[CoiRule, ...] | None
         try:
             live = tuple(self._list_rules())
         except CoiTuiError as error:
@@ -288,8 +285,7 @@ class DnsRefresher:
         for container in self._containers.list_containers():
             if self._names and container.name not in self._names:
                 continue
-            mine = [r for r in live or () if container.ipv4 and owned_by(r, container.ipv4)]
-            mode, _source = mode_of(container, mine)
+            mode, _source = mode_of(container, owned(container, live or ()), self._era)
             if mode is Mode.ALLOWLIST:
                 wanted.append(container)
         return wanted, live
@@ -320,11 +316,12 @@ class DnsRefresher:
         if target == pinned or not target:
             return None  # unchanged; or nothing resolved at all: never shrink to nothing
         pinned_resolution = replace(resolution, ips=tuple(sorted(target)))
-        settings, containers = self.settings, self._containers
+        settings, containers, era = self.settings, self._containers, self._era
         write_cache = not _has_unknown(resolution)
 
         def build(firewall: FirewallBackend) -> Built:
-            planner = ChangePlanner(containers, settings, lambda _s: pinned_resolution)
+            planner = ChangePlanner(containers, settings, lambda _s: pinned_resolution,
+                                    era=era)
             change = planner.apply([container.name], Mode.ALLOWLIST, firewall.list_rules())
             recorded = record_outcome(change, containers)
 

@@ -132,6 +132,6 @@ class ContainersView(Vertical):
         )
         rows = {
             str(r): (str(r.priority), r.destination or "any", r.verdict or "-", str(r))
-            for r in sorted(state.rules)
+            for r in sorted(state.rules, key=lambda r: (r.ipv, r.chain, r.priority, r.args))
         }
         reconcile_rows(detail, rows, ["prio", "dest", "verdict", "rule"], sort_key=int)

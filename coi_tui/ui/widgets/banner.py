@@ -22,7 +22,7 @@ def banner_lines(inventory: Inventory) -> list[str]:
     if held:
         lines.append(f"FROZEN by the guard until their rules are back: {', '.join(held)}")
     lines += [f"{s.name} unavailable: {s.detail}" for s in inventory.backends
-              if not s.ok and not (s.name == "firewalld" and (exposed or unknown))]
+              if not s.ok and not (s.firewall and (exposed or unknown))]
     return lines
 
 
