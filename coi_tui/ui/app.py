@@ -84,6 +84,7 @@ class Wiring:
     audit: AuditLog = field(default_factory=AuditLog)
     settings: NetworkSettings = field(default_factory=NetworkSettings)
     config: tuple[Path, Locations] | None = None  # the file the Config view edits
+    config_problem: str | None = None  # COI's config could not be read: defaults are shown
 
 
 class CoiApp(App[int]):
@@ -131,6 +132,7 @@ class CoiApp(App[int]):
         self._watchers: Sequence[Watcher] = ()
         self._paused = False
         self.settings = wiring.settings
+        self.config_problem = wiring.config_problem
         self.engine: FirewallEngine | None = None
         self.enforcer: Enforcer | None = None
         self.deferring_to: Holder | None = None  # the `coi-tui watch` that keeps isolation
@@ -242,7 +244,9 @@ class CoiApp(App[int]):
         self.inventory = message.inventory
         if not self.containers_view.query("#containers-table"):
             return  # shutting down: the views' children are already gone
-        self.banner.show_inventory(message.inventory)
+        notes = [f"{self.config_problem} (3: fix it in the Config view)"] \
+            if self.config_problem else []
+        self.banner.show_inventory(message.inventory, notes)
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)
 
@@ -298,6 +302,7 @@ class CoiApp(App[int]):
     def on_config_saved(self, message: ConfigSaved) -> None:
         before, after = message.before, message.after
         self.settings = after
+        self.config_problem = None  # it was saved valid and read back
         self._start_refresher(after)
         if self.read_only or not policy_changed(before, after):
             return

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from coi_tui.backends.firewalld import FirewallSignals
 from coi_tui.backends.incus import IncusEvents
-from coi_tui.cli.settings import edit_target, locations_from_env, settings_from_args
+from coi_tui.cli.settings import (
+    config_problem_line,
+    edit_target,
+    locations_from_env,
+    settings_or_problem,
+)
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.own_settings import load_own_settings
@@ -56,8 +62,10 @@ def real_wiring(
 
 def run_tui(args: argparse.Namespace) -> int:
     config = (edit_target(args), locations_from_env())
-    wiring = real_wiring(Scope.from_args(args), settings_from_args(args), config,
-                         load_own_settings().freeze_after)
+    settings, problem = settings_or_problem(args)  # a broken config never stops the views
+    wiring = replace(real_wiring(Scope.from_args(args), settings, config,
+                                 load_own_settings().freeze_after),
+                     config_problem=config_problem_line(problem) if problem else None)
     app = CoiApp(wiring, read_only=args.read_only)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0

@@ -62,3 +62,17 @@ async def test_the_last_known_containers_stay_listed_while_incus_is_away() -> No
         containers.down = "Incus socket not found"
         await wait_until(lambda: bool(banner.display))
         assert view.table.row_count == 1
+
+
+async def test_a_broken_config_is_a_banner_and_the_views_still_show_the_containers() -> None:
+    containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
+    wiring = Wiring(lambda: InventorySource(lambda: containers, FakeFirewall, lambda: {}),
+                    config_problem="config not used (line 2: bad); showing COI's built-in "
+                                   "defaults")
+    app = CoiApp(wiring, poll_interval=0.05)
+    async with app.run_test():
+        banner = app.query_one(BackendBanner)
+        await wait_until(lambda: bool(banner.display))
+        assert "config not used (line 2: bad)" in str(banner.render())
+        assert "Config view" in str(banner.render()) and not banner.has_class("-exposed")
+        assert app.query_one(ContainersView).table.row_count == 1

@@ -8,7 +8,7 @@ from textual.widgets import Static
 from coi_tui.models import Inventory, Isolation
 
 
-def banner_lines(inventory: Inventory) -> list[str]:
+def banner_lines(inventory: Inventory, notes: list[str] | None = None) -> list[str]:
     lines = []
     exposed = inventory.exposed
     if exposed:
@@ -23,12 +23,12 @@ def banner_lines(inventory: Inventory) -> list[str]:
         lines.append(f"FROZEN by the guard until their rules are back: {', '.join(held)}")
     lines += [f"{s.name} unavailable: {s.detail}" for s in inventory.backends
               if not s.ok and not (s.firewall and (exposed or unknown))]
-    return lines
+    return lines + (notes or [])
 
 
 class BackendBanner(Static):
-    def show_inventory(self, inventory: Inventory) -> None:
-        lines = banner_lines(inventory)
+    def show_inventory(self, inventory: Inventory, notes: list[str] | None = None) -> None:
+        lines = banner_lines(inventory, notes)
         self.display = bool(lines)
         self.set_class(bool(inventory.exposed), "-exposed")
         if lines:
