@@ -19,6 +19,7 @@ from coi_tui.ui.screens.orphans import (
     CleanOrphansRequested,
     InheritedModeRequested,
     OrphanReview,
+    OrphansScanned,
     OrphansView,
 )
 from coi_tui.ui.widgets.progress import ProgressPanel
@@ -216,3 +217,20 @@ async def test_an_empty_report_and_a_backend_warning(tmp_path: Path) -> None:
         assert not isinstance(host.screen, OrphanReview)
         assert not host.query(Button)
         assert isinstance(host.view.table, DataTable)
+
+
+async def test_read_only_shows_but_never_offers_a_clean(tmp_path: Path) -> None:
+    host = make_host(tmp_path)
+    host.view.read_only = True
+    async with host.run_test(size=(150, 40)) as pilot:
+        await wait_until(lambda: host.view.count == 4)
+        host.view.table.focus()
+        await pilot.press("a", "d")
+        await pilot.pause()
+        assert not isinstance(host.screen, OrphanReview)
+        assert len(fake(host).rules) == 3 and len(host.view.marked) == 4
+
+
+def test_only_the_newest_scan_matters() -> None:
+    old, new = OrphansScanned(OrphanReport()), OrphansScanned(OrphanReport())
+    assert new.can_replace(old) and not new.can_replace(CleanOrphansRequested(()))

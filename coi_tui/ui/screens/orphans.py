@@ -26,6 +26,17 @@ COLUMNS = (("mark", " "), ("item", "Item"), ("why", "Why"))
 GROUP = "group:"  # row keys of the group headings
 
 
+class OrphansScanned(Message):
+    """A fresh report from a scan off the UI thread (only the newest matters)."""
+
+    def __init__(self, report: OrphanReport) -> None:
+        super().__init__()
+        self.report = report
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OrphansScanned)
+
+
 class CleanOrphansRequested(Message):
     """The user reviewed and confirmed these items: clean exactly them."""
 
@@ -99,8 +110,9 @@ class OrphansView(Vertical):
     OrphansView #orphans-skipped { color: $text-muted; }
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, read_only: bool = False, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.read_only = read_only
         self._report = OrphanReport()
         self._items: dict[str, Orphan] = {}
         self.marked: set[str] = set()
@@ -187,6 +199,11 @@ class OrphansView(Vertical):
 
     def selected(self) -> Orphan | None:
         return self._item_at_cursor()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in ("clean", "apply_mode"):
+            return None  # shown dimmed: visible but not possible
+        return True
 
     def action_mark(self) -> None:
         key = self._cursor_key()
