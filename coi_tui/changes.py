@@ -18,7 +18,7 @@ from coi_tui.engine import Built, Job
 from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
 from coi_tui.models import MODE_CONFIG_KEY, CoiRule, Container, Mode, NetworkSettings, Plan
 from coi_tui.services.dns.cache import CacheError, cache_from_resolution, cache_path, save_cache
-from coi_tui.services.eras import Allowed, CoiEra, owned
+from coi_tui.services.eras import Allowed, CoiEra, entry_name, owned
 from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 
@@ -97,14 +97,14 @@ class ChangePlanner:
     def _allowed(self, resolution: Resolution | None,
                  pinned: tuple[str, ...] | None = None) -> Allowed:
         """An allowlist's answers per entry: what is pinned, else what was resolved."""
-        domains = self._settings.allowed_domains
+        domains = [entry_name(d) for d in self._settings.allowed_domains]
         if pinned:
             return dict.fromkeys(domains, pinned)
         if resolution is None:
             return {}
         if not resolution.records:
             return dict.fromkeys(domains, resolution.ips)
-        allowed = {d: tuple(r.ips) for d, r in resolution.records.items()}
+        allowed = {entry_name(d): tuple(r.ips) for d, r in resolution.records.items()}
         kept = tuple(sorted(set(resolution.ips) - {ip for ips in allowed.values() for ip in ips}))
         if kept:  # IPs kept for domains that did not answer: a DNS failure never shrinks
             for domain in [d for d, ips in allowed.items() if not ips] or list(allowed):

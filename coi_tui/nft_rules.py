@@ -24,7 +24,7 @@ from coi_tui.nft_models import (
     RuleSpec,
     SetSpec,
 )
-from coi_tui.nft_text import join_tokens
+from coi_tui.nft_text import canonical_element, join_tokens
 
 _VERDICTS = {"accept": "ACCEPT", "reject": "REJECT", "drop": "DROP"}
 
@@ -176,8 +176,8 @@ def objects_of(state: NftState) -> tuple[NftObject, ...]:
     rules: list[NftObject] = [*_live_rules(state.ip), *_live_rules(state.ip6)]
     rules += [r for r in _live_rules(state.monitor) if _monitor(r)]
     if state.ip is not None:
-        rules += [NftCoiSet(s.name, tuple(sorted(s.elements)), s.family, s.table)
-                  for s in state.ip.sets]
+        rules += [NftCoiSet(s.name, tuple(sorted(canonical_element(e) for e in s.elements)),
+                            s.family, s.table) for s in state.ip.sets]
     for table in (state.ip, state.ip6):
         if table is not None:
             rules += [NftCoiChain(c.family, c.table, c.name, c.hook) for c in table.chains]
@@ -198,7 +198,8 @@ def desired_objects(policy: DesiredPolicy, table: str = COI_TABLE) -> tuple[NftO
     inserted = [s for s in policy.forward if s.insert]
     ordered = [*reversed(inserted), *(s for s in policy.forward if not s.insert)]
     out: list[NftObject] = [*rules(ordered), *rules(policy.input), *rules(policy.ip6)]
-    out += [NftCoiSet(s.name, tuple(sorted(s.elements)), "ip", table) for s in policy.sets]
+    out += [NftCoiSet(s.name, tuple(sorted(canonical_element(e) for e in s.elements)), "ip",
+                      table) for s in policy.sets]
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ from coi_tui.models import (
     OpStep,
     Plan,
 )
-from coi_tui.nft_models import DesiredPolicy, HostEntry, NftSettings, set_name
+from coi_tui.nft_models import DesiredPolicy, NftSettings, NftState, set_name
 from coi_tui.nft_rules import NftCoiRule, NftCoiSet, desired_objects, state_of
 from coi_tui.services import nft_policy
 from coi_tui.services.nft_transaction import (
@@ -34,10 +34,11 @@ from coi_tui.services.nft_transaction import (
     apply_script,
     owned_objects,
     policy_in_force,
+    refresh_script,
     remove_script,
 )
 from coi_tui.services.planner import plan_many, plan_removal, plan_transition
-from coi_tui.services.policy import desired_rules, filter_allowed_ips
+from coi_tui.services.policy import desired_rules
 from coi_tui.services.policy import infer_mode as infer_direct_mode
 
 # An allowlist's answers: domain (or literal entry) -> IPv4 addresses, already filtered.
@@ -74,6 +75,12 @@ def owned(container: Container, live: Iterable[CoiRule]) -> list[CoiRule]:
     return [r for r in live
             if (container.ipv4 and r.source_ip() == container.ipv4)
             or r.owner_name() == container.name]
+
+
+def entry_name(entry: str) -> str:
+    """An allowed_domains entry as the name its answers are kept under: without `:ports`,
+    lower case, no trailing dot (as COI's parser reads it)."""
+    return entry.split(":", 1)[0].lower().rstrip(".")
 
 
 def flat(allowed: Allowed) -> tuple[str, ...]:
@@ -149,15 +156,14 @@ class NftTransaction:
 
 
 def nft_settings(settings: NetworkSettings) -> NftSettings:
-    hosts = getattr(settings, "hosts", ())
     return NftSettings(
         block_private_networks=settings.block_private_networks,
         block_metadata_endpoint=settings.block_metadata_endpoint,
         allow_local_network_access=settings.allow_local_network_access,
         allowed_domains=settings.allowed_domains,
-        dns_servers=tuple(getattr(settings, "dns_servers", ())),
-        allowed_ports=tuple(getattr(settings, "allowed_ports", ())),
-        hosts=tuple(h if isinstance(h, HostEntry) else HostEntry(*h) for h in hosts),
+        dns_servers=settings.dns_servers,
+        allowed_ports=settings.allowed_ports,
+        hosts=settings.hosts,
     )
 
 
@@ -202,9 +208,25 @@ class NftEra:
     def transition(self, container: Container, live: Sequence[CoiRule], mode: Mode,
                    settings: NetworkSettings, gateway: str | None, allowed: Allowed) -> Plan:
         policy = self._policy(container, mode, settings, gateway, allowed)
-        script = apply_script(state_of(live), policy)
+        state = state_of(live)
+        script = apply_script(state, policy)
+        stale = self._stale_answers(state, policy)
+        if stale:  # in the same transaction: what DNS no longer answers goes as the new comes
+            script = NftScript((*script.lines, *stale),
+                               script.title or f"{container.name}: refresh allowlist")
         return self._op(script, lambda: policy_in_force(state_of(self._read()), policy),
                         container.name)
+
+    @staticmethod
+    def _stale_answers(state: NftState, policy: DesiredPolicy) -> tuple[str, ...]:
+        """Resolved addresses (`coi_d_`, `coi_dp_`) that the new answers no longer hold. Only
+        ever called with the full set to pin: a domain that failed keeps its IPs in it."""
+        dynamic = {s.name: s.elements for s in policy.sets if s.kind in ("d", "dp")}
+        live = {s.name for s in owned_objects(state, policy.ip, policy.name).sets}
+        if not dynamic or not set(dynamic) <= live:
+            return ()
+        script = refresh_script(state, policy.ip, dynamic, remove_stale=True)
+        return tuple(line for line in script.lines if line.startswith("delete element"))
 
     def removal(self, container: Container, live: Sequence[CoiRule]) -> Plan:
         script = remove_script(state_of(live), container.ipv4, container.name)
@@ -230,17 +252,12 @@ class NftEra:
     def pinned_ips(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
         if container.ipv4 is None:
             return frozenset()
-        name = set_name("d", container.ipv4)
-        return frozenset(e.split()[0] for r in live
-                         if isinstance(r, NftCoiSet) and r.name == name for e in r.elements)
+        # the addresses in its address sets (answers in coi_d_, literal entries in coi_s_)
+        names = {set_name("d", container.ipv4), set_name("s", container.ipv4)}
+        return frozenset(e for r in live if isinstance(r, NftCoiSet) and r.name in names
+                         for e in r.elements if "/" not in e and "-" not in e)
 
 
 @dataclass(frozen=True)
 class _Shape:
     canonical: tuple[str, ...]
-
-
-def allowed_from(ips: Sequence[str], domains: Sequence[str], allow_local: bool) -> Allowed:
-    """A flat IP list (the firewalld era's view) as answers for every domain entry."""
-    allowed, _refused = filter_allowed_ips(list(ips), allow_local)
-    return dict.fromkeys(domains, tuple(allowed))

@@ -27,10 +27,21 @@ pytestmark = pytest.mark.lab
 ALLOW = ("--allow", lab.INTERNET_HOST)
 
 
-def coi_tui(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"HOME": str(home)} if home else {})}
+@pytest.fixture(autouse=True)
+def coi_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose COI config allows the lab's internet host: every command (and the IP
+    cache, the audit log) reads and writes there, never the real ~/.coi."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".coi").mkdir()
+    (home / ".coi" / "config.toml").write_text(
+        f'[network]\nallowed_domains = ["{lab.INTERNET_HOST}"]\n')
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def coi_tui(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "coi_tui", *args], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=120)
 
 
 def nft(*args: str, stdin: str | None = None) -> str:
@@ -164,8 +175,8 @@ def test_switching_50_times_under_a_1khz_prober_lets_nothing_through(
         done = subprocess.run([sys.executable, str(script), name], capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, done.stderr
-    print(f"nft era: 50 restricted<->allowlist switches, {arrived[-1]} probe(s) through; "
-          f"{done.stdout.strip()}")
+    print(f"nft era: 50 restricted<->allowlist switches, {arrived[-1]} probe(s) through in "
+          f"{done.stdout.strip().splitlines()[-1]}")
     assert arrived == [0]
 
 
@@ -196,7 +207,8 @@ def test_a_container_coi_set_up_is_shown_and_removed_leaving_everyone_else(
         rules = json.loads(coi_tui("rules", "--json").stdout)["rules"]
         mine = [r for r in rules if r["owner"] == name]
         assert len([r for r in mine if r["chain"] == "(set)"]) == 4
-        assert len([r for r in mine if r["chain"] == "forward"]) == len(lines_of(ip))
+        assert len([r for r in mine if (r["ipv"], r["chain"]) == ("ip", "forward")]) == len(
+            lines_of(ip))
         assert coi_tui("remove", name).returncode == 0
         assert lines_of(ip) == [] and sets_of(ip) == {} and lines_of(name, family="ip6") == []
         assert lines_of(ip, chain="input") == []
@@ -238,3 +250,31 @@ def test_watch_restores_a_rule_deleted_by_hand_within_2s(
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(20) == 0
         log.close()
+
+
+def test_a_dns_refresh_swaps_set_elements_in_one_transaction_and_traffic_follows(
+    first: tuple[str, str, str], coi_home: Path
+) -> None:
+    name, ip, _veth = first
+    domain = "nft-refresh.lab.test"
+    (coi_home / ".coi" / "config.toml").write_text(
+        f'[network]\nallowed_domains = ["{domain}"]\n')
+    lab.dns_set(domain, [lab.INTERNET_HOST], 60)
+    try:
+        assert coi_tui("apply", name, "--mode", "allowlist").returncode == 0
+        assert lab.http_get(name, lab.INTERNET_HOST) and not lab.http_get(name,
+                                                                          lab.INTERNET_HOST_2)
+        rules_before = lines_of(ip)
+        lab.dns_set(domain, [lab.INTERNET_HOST_2], 60)
+        result = coi_tui("dns", "--refresh")
+        assert result.returncode == 0, result.stderr
+        assert "[1/1] ok" in result.stdout and "delete element" in result.stdout
+        assert lines_of(ip) == rules_before  # only set elements changed
+        d = sets_of(ip)[f"coi_d_{ip.replace('.', '_')}"]
+        assert d == [json.dumps(lab.INTERNET_HOST_2)]
+        assert lab.http_get(name, lab.INTERNET_HOST_2) and not lab.http_get(name,
+                                                                            lab.INTERNET_HOST)
+        again = coi_tui("dns", "--refresh")
+        assert again.returncode == 0 and "[1/1]" not in again.stdout  # nothing changed: no job
+    finally:
+        lab.dns_del(domain)
