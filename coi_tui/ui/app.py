@@ -32,6 +32,8 @@ from coi_tui.services.config import Locations
 from coi_tui.services.dns.refresher import DnsRefresher, DnsState
 from coi_tui.services.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.inventory import InventorySource
+from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
+from coi_tui.services.orphans import OrphanReport
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
@@ -47,6 +49,12 @@ from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_chang
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.dns_view import DnsRefreshRequested, DnsView
 from coi_tui.ui.screens.mode_picker import ModePicker
+from coi_tui.ui.screens.orphans import (
+    CleanOrphansRequested,
+    InheritedModeRequested,
+    OrphansScanned,
+    OrphansView,
+)
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.rules import RulesView
 from coi_tui.ui.widgets.banner import BackendBanner
@@ -66,6 +74,7 @@ RefresherFactory = Callable[
     [NetworkSettings, Callable[[Job], object], Callable[[DnsState], None], bool], DnsRefresher]
 WatcherFactory = Callable[[BackendEventSink], Sequence[Watcher]]
 WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
+ORPHAN_SCAN_EVERY = 5.0  # seconds between orphan scans (each reads links, rules, nft, files)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Wiring:
     settings: NetworkSettings = field(default_factory=NetworkSettings)
     config: tuple[Path, Locations] | None = None  # the file the Config view edits
     config_problem: str | None = None  # COI's config could not be read: defaults are shown
+    orphan_sources: OrphanSources | None = None  # the Orphans view (None: not shown)
 
 
 class CoiApp(App[int]):
@@ -105,6 +115,7 @@ class CoiApp(App[int]):
         Binding("2", "view('rules')", "Rules", show=False, id="app.view.rules"),
         Binding("3", "view('config')", "Config", show=False, id="app.view.config"),
         Binding("4", "view('dns')", "DNS", show=False, id="app.view.dns"),
+        Binding("5", "view('orphans')", "Orphans", show=False, id="app.view.orphans"),
     ]
 
     def __init__(
@@ -127,6 +138,9 @@ class CoiApp(App[int]):
         self.rules_view = RulesView(id="rules-view")
         self.progress = ProgressPanel(id="progress")
         self.dns_view = DnsView(id="dns-view")
+        self.orphans_view = OrphansView(read_only=self.read_only, id="orphans-view")
+        self.orphan_count: int | None = None
+        self._orphans_scanned_at = 0.0
         self.refresher: DnsRefresher | None = None
         self._poller: InventoryPoller | None = None
         self._watchers: Sequence[Watcher] = ()
@@ -165,13 +179,16 @@ class CoiApp(App[int]):
             if self.wiring.make_refresher is not None:
                 with TabPane("DNS [4]", id="dns"):
                     yield self.dns_view
+            if self.wiring.orphan_sources is not None:
+                with TabPane("Orphans [5]", id="orphans"):
+                    yield self.orphans_view
         yield self.progress
         yield Footer()
 
     def on_mount(self) -> None:
         self.banner.display = False
         if self.read_only:
-            self.sub_title = "READ-ONLY"
+            self._update_subtitle()
         if self.engine is not None:
             self.engine.start()
         # Backends are slow and blocking: build and run them off the UI thread.
@@ -207,6 +224,9 @@ class CoiApp(App[int]):
                 self._defer_to_watch(self.enforcer)
                 self.enforcer.on_snapshot(inventory)
             self.post_message(InventoryUpdated(inventory))
+            if inventory.taken_at - self._orphans_scanned_at >= ORPHAN_SCAN_EVERY:
+                self._orphans_scanned_at = inventory.taken_at
+                self._scan_orphans()
 
         poller = InventoryPoller(self.wiring.make_source(), publish, interval=self._poll_interval)
         self._poller = poller
@@ -227,6 +247,46 @@ class CoiApp(App[int]):
                 enforcer.active = True
                 enforcer.say("coi-tui watch stopped: this TUI keeps isolation again")
         self.deferring_to = holder
+
+    def _scan_orphans(self) -> None:
+        """Off the UI thread: one orphan scan (throttled; at once after a clean-up)."""
+        sources, make_firewall = self.wiring.orphan_sources, self.wiring.make_firewall
+        if sources is None or make_firewall is None:
+            return
+        try:
+            firewall = make_firewall()
+            try:
+                report = scan(sources, firewall)[1]
+            finally:
+                firewall.close()
+        except CoiTuiError as error:
+            report = OrphanReport(errors={"scan": str(error)})
+        self.post_message(OrphansScanned(report))
+
+    def on_orphans_scanned(self, message: OrphansScanned) -> None:
+        self.orphans_view.show_report(message.report)
+        self.orphan_count = self.orphans_view.count
+        self._update_subtitle()
+
+    def on_clean_orphans_requested(self, message: CleanOrphansRequested) -> None:
+        sources = self.wiring.orphan_sources
+        if self.engine is not None and sources is not None and not self.read_only:
+            self.engine.submit(clean_job(message.items, sources))
+
+    def on_inherited_mode_requested(self, message: InheritedModeRequested) -> None:
+        name = message.container
+
+        def picked(mode: Mode | None) -> None:
+            if mode is not None:
+                self.plan_mode_change(name, mode)
+
+        self.push_screen(ModePicker(name, None), picked)
+
+    def _update_subtitle(self) -> None:
+        parts = [p for p, on in (("READ-ONLY", self.read_only), ("PAUSED", self._paused)) if on]
+        if self.orphan_count:
+            parts.append(f"{self.orphan_count} orphan(s): 5 to review")
+        self.sub_title = "  ".join(parts) or type(self).SUB_TITLE
 
     def _on_engine_event(self, event: EngineEvent) -> None:
         self.post_message(EngineUpdate(event))
@@ -271,6 +331,9 @@ class CoiApp(App[int]):
             panel.finished(event)
             if self.refresher is not None:
                 self.refresher.job_finished(event)
+            if event.kind == "orphans":
+                self.run_worker(self._scan_orphans, thread=True, group="orphans",
+                                exclusive=True, exit_on_error=False)
             for warning in event.warnings:
                 self.notify(warning, severity="warning", timeout=30)
             if event.ok:
@@ -389,7 +452,7 @@ class CoiApp(App[int]):
         self._paused = not self._paused
         if self._poller is not None:
             self._poller.pause(self._paused)
-        self.sub_title = "PAUSED" if self._paused else type(self).SUB_TITLE
+        self._update_subtitle()
 
     def action_view(self, view: str) -> None:
         if self.views.query(f"TabPane#{view}"):
@@ -399,7 +462,8 @@ class CoiApp(App[int]):
         self.refresh_bindings()
         # keys act on what is shown: give the new view's main widget the focus
         main = {"containers": "#containers-table", "rules": "#rules-table",
-                "config": "#cfg-mode", "dns": "#dns-table"}.get(event.pane.id or "")
+                "config": "#cfg-mode", "dns": "#dns-table",
+                "orphans": "#orphans-table"}.get(event.pane.id or "")
         if main and self.views.query(main):
             self.views.query_one(main).focus()
 

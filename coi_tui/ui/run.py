@@ -17,6 +17,7 @@ from coi_tui.cli.settings import (
 )
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
+from coi_tui.services.orphan_clean import default_sources
 from coi_tui.services.own_settings import load_own_settings
 from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wiring
 from coi_tui.wiring import (
@@ -52,6 +53,7 @@ def real_wiring(
         make_planner=lambda current: change_planner(scope, current),
         make_firewall=lambda: open_coi_firewall(scope),
         make_containers=lambda: open_containers(scope),
+        orphan_sources=default_sources(),
         make_refresher=lambda current, submit, on_state, apply: dns_refresher(
             scope, current, submit, on_state, apply),
         freeze_after=freeze_after,

@@ -333,7 +333,7 @@ async def test_the_tui_says_exposed_and_restores_within_2s_of_firewalld_answerin
         assert took <= 2.0
         await wait_until(lambda: name not in str(banner.render()) or not banner.display,
                          timeout=5)
-        assert app.progress.has_text("restored after")
+        await wait_until(lambda: app.progress.has_text("restored after"), timeout=5)
     assert not lab.http_get(name, lab.LAN_HOST)
 
 
