@@ -1,8 +1,9 @@
 """Real screenshots of coi-tui on the running lab: SVG from Textual, PNG via rsvg-convert.
 
 Usage (root, lab up):  .venv/bin/python scripts/screenshots.py [OUTDIR]
-It gives coi-lab-1 the restricted mode and coi-lab-2 an allowlist first, so the views have
-something to show, and removes those rules again at the end.
+It gives coi-lab-1 the restricted mode and coi-lab-2 an allowlist first, and leaves one rule of
+a gone container (an orphan), so the views have something to show; it removes all of that again
+at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.wiring import Scope
 
 SIZE = (132, 38)
+DOMAINS = ("api.lab.test", "cdn.lab.test", "rebind.lab.test", "198.51.100.7")
+ORPHAN = ("ipv4", "filter", "FORWARD", "0", "-s", "10.147.0.99", "-j", "ACCEPT")
 Drive = Callable[[CoiApp, Pilot[int]], Awaitable[None]]
 
 
@@ -44,6 +47,22 @@ async def config(app: CoiApp, pilot: Pilot[int]) -> None:
     await pilot.pause(0.5)
 
 
+async def dns(app: CoiApp, pilot: Pilot[int]) -> None:
+    await pilot.press("4")
+    for _ in range(50):
+        if app.dns_view.state.records:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def orphans(app: CoiApp, pilot: Pilot[int]) -> None:
+    for _ in range(100):
+        if app.orphan_count:
+            break
+        await asyncio.sleep(0.1)
+    await pilot.press("5", "down", "enter")
+
+
 async def plan_review(app: CoiApp, pilot: Pilot[int]) -> None:
     await pilot.press("1", "down", "down", "m", "r")
     for _ in range(50):
@@ -56,6 +75,8 @@ SHOTS: list[tuple[str, Drive]] = [
     ("containers", containers),
     ("rules", rules),
     ("config", config),
+    ("dns", dns),
+    ("orphans", orphans),
     ("plan-review", plan_review),
 ]
 
@@ -65,7 +86,8 @@ async def take(outdir: Path, home: Path) -> list[Path]:
     config_file = home / ".coi" / "config.toml"
     for name, drive in SHOTS:
         locations = locations_from_env()
-        app = CoiApp(real_wiring(Scope(), NetworkSettings(), (config_file, locations)))
+        settings = NetworkSettings(allowed_domains=DOMAINS)
+        app = CoiApp(real_wiring(Scope(), settings, (config_file, locations)))
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
                 if len(app.inventory.containers) >= 3:
@@ -87,12 +109,17 @@ def main() -> int:
     home = Path(os.environ["HOME"])
     os.environ.setdefault("COI_TUI_NAMESERVERS", "127.0.0.1:5353")
     coi_tui("apply", "coi-lab-1", "--mode", "restricted")
-    coi_tui("apply", "coi-lab-2", "--mode", "allowlist", "--allow", "api.lab.test")
+    coi_tui("apply", "coi-lab-2", "--mode", "allowlist",
+            *(a for d in DOMAINS for a in ("--allow", d)))
+    subprocess.run(["firewall-cmd", "--direct", "--add-rule", *ORPHAN], check=True,
+                   capture_output=True)
     try:
         for path in asyncio.run(take(outdir, home)):
             print(path)
     finally:
         coi_tui("remove", "coi-lab-1", "coi-lab-2")
+        subprocess.run(["firewall-cmd", "--direct", "--remove-rule", *ORPHAN],
+                       capture_output=True)
     return 0
 
 
