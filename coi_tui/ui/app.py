@@ -33,7 +33,7 @@ from coi_tui.services.dns.refresher import DnsRefresher, DnsState
 from coi_tui.services.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
-from coi_tui.services.orphans import OrphanReport
+from coi_tui.services.orphans import OrphanKind, OrphanReport
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
@@ -265,6 +265,8 @@ class CoiApp(App[int]):
 
     def on_orphans_scanned(self, message: OrphansScanned) -> None:
         self.orphans_view.show_report(message.report)
+        self.containers_view.show_inherited(frozenset(
+            o.id for o in message.report.orphans if o.kind is OrphanKind.INHERITED))
         self.orphan_count = self.orphans_view.count
         self._update_subtitle()
 

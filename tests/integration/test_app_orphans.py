@@ -46,3 +46,19 @@ async def test_the_header_counts_orphans_and_the_view_cleans_through_the_app(
             await wait_until(lambda: line not in lab.direct_rules(), timeout=20)
             await wait_until(lambda: all(o.owner != IP for o in view.report.orphans),
                              timeout=15)
+
+
+async def test_a_container_that_inherited_rules_is_flagged_in_the_containers_view(
+    tmp_path: Path,
+) -> None:
+    lab.require_lab()
+    with lab.launched("coi-orph-heir", "10.147.0.94") as name, direct_rule("10.147.0.94"):
+        wiring = replace(real_wiring(Scope(), NetworkSettings()),
+                         orphan_sources=default_sources(tmp_path))
+        app = CoiApp(wiring, poll_interval=1.0)
+        async with app.run_test(size=(160, 40)):
+            key = f"default/{name}"
+            table = app.containers_view.table
+            await wait_until(lambda: key in table.rows
+                             and str(table.get_cell(key, "flags")) == "INHERITED", timeout=15)
+            assert app.orphan_count == 0  # inherited rules are shown, not counted as orphans

@@ -27,15 +27,16 @@ COLUMNS = (
 LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT)
 
 
-def flags(state: ContainerState) -> str:
-    if state.unprotected:
-        return "UNPROTECTED"
+def flags(state: ContainerState, inherited: bool = False) -> str:
     if state.isolation in LOUD:
         return state.isolation.value.upper()
-    return ""
+    if inherited:  # says more than UNPROTECTED: whose rules these are
+        return "INHERITED"
+    return "UNPROTECTED" if state.unprotected else ""
 
 
-def container_row(state: ContainerState, next_refresh: str = "") -> tuple[str, ...]:
+def container_row(state: ContainerState, next_refresh: str = "",
+                  inherited: bool = False) -> tuple[str, ...]:
     c = state.container
     return (
         c.name,
@@ -46,7 +47,7 @@ def container_row(state: ContainerState, next_refresh: str = "") -> tuple[str, .
         state.mode.value if state.mode else "-",
         state.mode_source.value,
         str(len(state.rules)),
-        flags(state),
+        flags(state, inherited),
         next_refresh if state.mode is Mode.ALLOWLIST else "",
     )
 
@@ -67,6 +68,8 @@ class ContainersView(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._inventory = Inventory()
         self._next_refresh = ""  # when the allowlist refresher runs next (wall clock)
+        # containers carrying rules a deleted container left at their address (orphan scan)
+        self._inherited: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
         table: ContainerTable = ContainerTable(id="containers-table", cursor_type="row")
@@ -91,10 +94,16 @@ class ContainersView(Vertical):
 
     def show_inventory(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        rows = {s.container.key: container_row(s, self._next_refresh)
+        rows = {s.container.key: container_row(s, self._next_refresh,
+                                               s.container.key in self._inherited)
                 for s in inventory.containers}
         reconcile_rows(self.table, rows, [key for key, _ in COLUMNS])
         self._show_detail()
+
+    def show_inherited(self, keys: frozenset[str]) -> None:
+        if keys != self._inherited:
+            self._inherited = keys
+            self.show_inventory(self._inventory)
 
     def show_next_refresh(self, at: float | None) -> None:
         """An absolute time, so it needs no ticking timer of its own."""
@@ -126,6 +135,9 @@ class ContainersView(Vertical):
         mode = state.mode.value if state.mode else "none (unprotected)"
         why = f"\n{state.isolation.value.upper()}: {state.reason}" if state.isolation in LOUD \
             else ""
+        if c.key in self._inherited:
+            why += ("\nINHERITED: these rules were left at its address by a deleted container; "
+                    "m applies a mode, d removes them")
         title.update(
             f"{c.name}  ip {c.ipv4 or '-'}  veth {c.veth or '-'} "
             f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]{why}"
