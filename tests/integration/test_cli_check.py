@@ -53,3 +53,24 @@ def test_a_bridge_outside_the_trusted_zone_fails_with_the_fix() -> None:
     assert code == 1 and bridge["level"] == "fail"
     assert "not in trusted zone" in bridge["summary"]
     assert f"--zone=trusted --change-interface={lab.BRIDGE}" in bridge["fix"]
+
+
+def test_both_eras_holding_coi_rules_is_flagged_and_the_nft_era_shown() -> None:
+    lab.require_lab()
+    name = lab.CONTAINERS[2]
+    assert subprocess.run([sys.executable, "-m", "coi_tui", "apply", name, "--mode",
+                           "restricted"], capture_output=True, timeout=120).returncode == 0
+    # a COI 0.9+ rule next to the firewalld-era ones (for an address nobody has)
+    script = ('add table ip coi\nadd chain ip coi forward { type filter hook forward priority 10'
+              ' ; policy accept ; }\nadd rule ip coi forward ip saddr 10.147.0.93 accept comment'
+              ' "coi-10.147.0.93"\n')
+    subprocess.run(["nft", "-f", "-"], input=script, text=True, check=True)
+    try:
+        code, checks = check()
+        era = checks["era"]
+        assert era["level"] == "warn" and era["summary"].startswith("nft: BOTH hold COI rules")
+        assert code == 0  # a warning: both are shown as they are
+    finally:
+        subprocess.run(["nft", "delete", "table", "ip", "coi"], check=True)  # made by this test
+        subprocess.run([sys.executable, "-m", "coi_tui", "remove", name], capture_output=True,
+                       timeout=120)

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.models import Isolation, NetworkSettings
+from coi_tui.backends.firewalld import DBusFirewall
+from coi_tui.models import Isolation, Mode, NetworkSettings
+from coi_tui.services.policy import desired_rules
 from coi_tui.ui.app import CoiApp
 from coi_tui.ui.run import real_wiring
 from coi_tui.wiring import Scope
 from tests import lab_support as lab
 from tests.integration.test_isolation_kept import Watch, clean
+from tests.traffic import build_prober, counting, probing
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
@@ -86,3 +89,61 @@ def test_watch_runs_the_refresher_one_line_per_refresh(allowlisted: str, tmp_pat
         assert "2 domains" in line and "no change" in line
     finally:
         assert watch.stop() == 0
+
+
+def test_refreshes_that_move_the_allowlist_never_open_the_lan_and_coi_refresh_does(
+    allowlisted_flip: tuple[str, str, Path], tmp_path: Path,
+) -> None:
+    """A DNS answer that keeps moving: 10 refreshes by coi-tui (one fail-closed re-apply job
+    each) under the 1 kHz prober, then 10 refreshes COI's way (remove all, re-add) on the same
+    container: probes that reach the LAN host are counted for each."""
+    name, ip, home = allowlisted_flip
+    prober = build_prober(tmp_path)
+    answers = [lab.INTERNET_HOST_2, lab.INTERNET_HOST] * 5
+    with probing(name, prober, lab.LAN_HOST, seconds=30):
+        with counting(lab.NETNS["lan"]) as ours:
+            for answer in answers:
+                lab.dns_set(FLIP, [answer], 60)
+                result = as_user_home(home, "dns", "--refresh")
+                assert result.returncode == 0, result.stderr
+                assert pinned_now(ip) == {answer}
+        firewall = DBusFirewall()
+        with counting(lab.NETNS["lan"]) as coi:
+            for answer in answers:  # COI's refresh: every rule of the IP out, the new set in
+                for rule in lab.rules_of(ip):
+                    firewall.remove_rule(rule)
+                for rule in desired_rules(ip, Mode.ALLOWLIST, NetworkSettings(), lab.GATEWAY,
+                                          [answer]):
+                    firewall.add_rule(rule)
+        firewall.close()
+    print(f"LAN probes during 10 allowlist refreshes: coi-tui {ours[0]}, COI's way {coi[0]}")
+    assert ours == [0]
+    assert coi[0] > 0
+
+
+FLIP = "flip.lab.test"
+
+
+def pinned_now(ip: str) -> set[str]:
+    return {str(r.destination)[:-3] for r in lab.rules_of(ip)
+            if r.priority == 1 and r.verdict == "ACCEPT"}
+
+
+@pytest.fixture
+def allowlisted_flip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                     ) -> Iterator[tuple[str, str, Path]]:
+    lab.require_lab()
+    home = tmp_path / "home"
+    (home / ".coi").mkdir(parents=True)
+    (home / ".coi" / "config.toml").write_text(f'[network]\nallowed_domains = ["{FLIP}"]\n')
+    monkeypatch.setenv("HOME", str(home))
+    name = lab.CONTAINERS[1]
+    clean(name)
+    lab.dns_set(FLIP, [lab.INTERNET_HOST], 60)
+    result = as_user_home(home, "apply", name, "--mode", "allowlist")
+    assert result.returncode == 0, result.stderr
+    try:
+        yield name, lab.container_ip(name), home
+    finally:
+        lab.dns_del(FLIP)
+        clean(name)
