@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coi_tui.backends.firewalld import open_firewall
 from coi_tui.cli.output import print_json
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, Notice, StepDone
 from coi_tui.services.audit import AuditLog
 from coi_tui.services.orphan_clean import clean_job, default_sources, scan
 from coi_tui.services.orphans import KIND_TITLES, Orphan, OrphanKind, OrphanReport
+from coi_tui.wiring import Scope, open_coi_firewall
 
 SHOWN = 10  # per kind in text mode, as COI; the rest as "... and K more"
 
@@ -68,7 +68,8 @@ def report_lines(report: OrphanReport, show_all: bool = False) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     sources = default_sources(Path.home())
-    firewall = open_firewall("auto")
+    scope = Scope.from_args(args)
+    firewall = open_coi_firewall(scope)
     try:
         _snapshot, report = scan(sources, firewall)
     finally:
@@ -130,7 +131,8 @@ def _clean(args: argparse.Namespace, items: Sequence[Orphan], report: OrphanRepo
                 print("  [{index}/{total}] {mark} {step}  ({detail})".format(
                     **row, mark="ok  " if event.ok else "FAIL"), flush=True)
 
-    engine = FirewallEngine(lambda: open_firewall("auto"), on_event, AuditLog()).start()
+    scope = Scope.from_args(args)
+    engine = FirewallEngine(lambda: open_coi_firewall(scope), on_event, AuditLog()).start()
     engine.submit(clean_job(items, sources))
     try:
         engine.wait_idle()

@@ -278,3 +278,30 @@ def test_a_dns_refresh_swaps_set_elements_in_one_transaction_and_traffic_follows
         assert again.returncode == 0 and "[1/1]" not in again.stdout  # nothing changed: no job
     finally:
         lab.dns_del(domain)
+
+
+DEAD_IP, DEAD_NAME = "10.147.0.99", "coi-gone"
+
+
+def test_nft_era_orphans_are_found_exactly_and_cleaned_leaving_live_containers(
+    first: tuple[str, str, str],
+) -> None:
+    name, ip, _veth = first
+    assert coi_tui("apply", name, "--mode", "allowlist", *ALLOW).returncode == 0
+    live_before = lines_of(ip), sets_of(ip), lines_of(name, family="ip6")
+    nft("-f", "-", stdin="\n".join([  # what a deleted container left, as COI writes it
+        f'add rule ip coi forward ip saddr {DEAD_IP} accept comment "coi-{DEAD_IP}"',
+        f"add set ip coi coi_s_{DEAD_IP.replace('.', '_')} {{ type ipv4_addr ; flags interval ; }}",
+        f'add rule ip coi forward iifname vethgone0 drop comment "coi-boot-{DEAD_NAME}"',
+        f'add rule ip6 coi forward iifname vethgone0 drop comment "coi6-{DEAD_NAME}"',
+    ]) + "\n")
+    listed = json.loads(coi_tui("orphans", "--json").stdout)
+    found = {(o["kind"], o["id"]) for o in listed["orphans"] if o["kind"] != "inherited"}
+    assert {kind for kind, _ in found} == {"nft-rules", "nft-boot", "nft-ip6"}
+    assert all(DEAD_IP in oid or DEAD_NAME in oid for _, oid in found), found
+    cleaned = coi_tui("orphans", "--clean", "--yes")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    text = nft("list", "ruleset")
+    assert DEAD_IP not in text and DEAD_NAME not in text
+    assert (lines_of(ip), sets_of(ip), lines_of(name, family="ip6")) == live_before
+    assert 'comment "coi-base"' in text
