@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -147,3 +149,29 @@ def allowlisted_flip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     finally:
         lab.dns_del(FLIP)
         clean(name)
+
+
+def test_with_the_dns_server_stopped_the_ips_stay_stale_and_come_back_fresh(
+    allowlisted_flip: tuple[str, str, Path],
+) -> None:
+    name, ip, home = allowlisted_flip
+    before = lab.rules_of(ip)
+
+    def flip_record() -> dict[str, object]:
+        result = as_user_home(home, "dns", "--refresh", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        return next(d for d in data["domains"] if d["domain"] == FLIP)
+
+    assert flip_record()["status"] == "fresh"
+    pid = int((lab.LAB_STATE / "dns.pid").read_text())  # the lab's own server, by its PID
+    os.kill(pid, signal.SIGTERM)
+    try:
+        stale = flip_record()
+        assert stale["status"] == "stale" and stale["ips"] == [lab.INTERNET_HOST]
+        assert lab.rules_of(ip) == before  # a DNS failure never shrinks the allowlist
+        assert lab.http_get(name, lab.INTERNET_HOST)
+    finally:
+        lab.run(str(lab.LAB), "up", timeout=120)  # the lab starts its DNS server again
+    assert flip_record()["status"] == "fresh"
+    assert lab.rules_of(ip) == before
