@@ -5,7 +5,7 @@ firewall engine run in threads and report through messages."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -74,7 +74,7 @@ RefresherFactory = Callable[
     [NetworkSettings, Callable[[Job], object], Callable[[DnsState], None], bool], DnsRefresher]
 WatcherFactory = Callable[[BackendEventSink], Sequence[Watcher]]
 WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
-ORPHAN_SCAN_EVERY = 5.0  # seconds between orphan scans (each reads links, rules, nft, files)
+ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rules, nft, files)
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ class CoiApp(App[int]):
         self._poll_interval = poll_interval
         self.read_only = read_only or wiring.make_planner is None
         self.inventory = Inventory()
+        self._shown: tuple[Inventory, list[str]] | None = None  # what the views show now
         # The main screen's widgets, kept so that handlers reach them while a modal is on top
         # (App.query_one looks at the active screen only).
         self.banner = BackendBanner(id="banner")
@@ -214,7 +215,7 @@ class CoiApp(App[int]):
         def run() -> None:
             refresher = make(settings, submit, publish, self.engine is not None)
             self.refresher = refresher
-            refresher.run()
+            refresher.run(poll=5.0)  # woken at once by R; the poll only catches clock jumps
 
         self.run_worker(run, thread=True, group="dns", exit_on_error=False)
 
@@ -303,11 +304,13 @@ class CoiApp(App[int]):
 
     # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
-        self.inventory = message.inventory
-        if not self.containers_view.query("#containers-table"):
-            return  # shutting down: the views' children are already gone
         notes = [f"{self.config_problem} (3: fix it in the Config view)"] \
             if self.config_problem else []
+        same = (replace(message.inventory, taken_at=0.0), notes) == self._shown
+        self.inventory = message.inventory
+        if same or not self.containers_view.query("#containers-table"):
+            return  # nothing moved (idle costs no redraw), or shutting down
+        self._shown = (replace(message.inventory, taken_at=0.0), notes)
         self.banner.show_inventory(message.inventory, notes)
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)

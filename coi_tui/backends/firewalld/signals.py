@@ -31,7 +31,7 @@ RULES = {
 
 
 class FirewallSignals:
-    def __init__(self, sink: EventSink, bus: str = "SYSTEM", poll: float = 0.25) -> None:
+    def __init__(self, sink: EventSink, bus: str = "SYSTEM", poll: float = 1.0) -> None:
         self._sink = sink
         self._bus = bus
         self._poll = poll
