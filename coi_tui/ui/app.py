@@ -465,6 +465,9 @@ class CoiApp(App[int]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
+        if event.pane.id == "orphans":  # opening the view shows what is there now
+            self.run_worker(self._scan_orphans, thread=True, group="orphans", exclusive=True,
+                            exit_on_error=False)
         # keys act on what is shown: give the new view's main widget the focus
         main = {"containers": "#containers-table", "rules": "#rules-table",
                 "config": "#cfg-mode", "dns": "#dns-table",
