@@ -92,6 +92,10 @@ def pins_text(state: DnsState) -> str:
     return "\n".join(lines) or "no allowlist containers"
 
 
+def _wrapped_lines(text: str, width: int) -> int:
+    return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+
+
 class DnsView(Vertical):
     BINDINGS = [Binding("R", "refresh_dns", "Refresh DNS now", id="dns.refresh")]
 
@@ -144,9 +148,16 @@ class DnsView(Vertical):
         self._set("#dns-note", f"note: {state.note}")
 
     def _set(self, selector: str, text: str) -> None:
-        if self._texts.get(selector) != text:  # no re-render when nothing changed
-            self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+        before = self._texts.get(selector)
+        if before == text:  # no re-render when nothing changed
+            return
+        self._texts[selector] = text
+        widget = self.query_one(selector, Static)
+        width = widget.content_size.width
+        # a countdown ticking keeps the text's height: repaint it, do not lay out the screen
+        same_height = before is not None and width > 0 and (
+            _wrapped_lines(before, width) == _wrapped_lines(text, width))
+        widget.update(text, layout=not same_height)
 
     def action_refresh_dns(self) -> None:
         self.post_message(DnsRefreshRequested())

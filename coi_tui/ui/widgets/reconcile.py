@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 Cell = str
 
@@ -27,7 +27,9 @@ def reconcile_rows(
         if key in existing:
             for column, value in zip(column_keys, values, strict=True):
                 if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value, update_width=True)
+                    # recomputing widths lays the table out again: only when the cell grows
+                    grow = len(value) > table.columns[ColumnKey(column)].content_width
+                    table.update_cell(key, column, value, update_width=grow)
         else:
             table.add_row(*values, key=key)
             added = True
