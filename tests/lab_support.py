@@ -161,7 +161,10 @@ def firewalld_answers() -> bool:
     from coi_tui.backends.firewalld import DBusFirewall
     from coi_tui.errors import CoiTuiError
 
-    firewall = DBusFirewall()
+    try:
+        firewall = DBusFirewall()
+    except CoiTuiError:
+        return False  # no system bus at all
     try:
         firewall.state()
         return True

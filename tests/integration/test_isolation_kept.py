@@ -353,3 +353,21 @@ async def test_while_a_watch_runs_the_tui_defers_to_it_and_says_so(
         await asyncio.sleep(1.5)
         assert not app.progress.has_text("restoring"), "only the watch restores"
     assert "restoring" in watch.text()
+
+
+def test_watch_restores_after_the_system_dbus_restarts(
+    first: tuple[str, str], watch: Watch
+) -> None:
+    """The system D-Bus dies (firewalld loses it and is restarted with it): once firewalld
+    answers on the new bus, the watch has reconnected and the rules are back within 2 s."""
+    name, ip = first
+    pid = int((lab.LAB_STATE / "dbus.pid").read_text())  # the lab's own bus, by its PID
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), 10, "dbus-daemon gone")
+    wait_for(lambda: "the system D-Bus went away" in watch.text(), 10, "watch saw it")
+    with firewalld_restarted_in_background():  # `up` brings the bus and firewalld back
+        wait_for(lab.firewalld_answers, 60, "firewalld answers on the new bus")
+        took = wait_for(lambda: rules_of(ip) == restricted(ip), 10, "rules back")
+    print(f"watch: rules back {took:.2f}s after firewalld answered on a restarted D-Bus")
+    assert took <= 2.0
+    assert not lab.http_get(name, lab.LAN_HOST)
