@@ -51,7 +51,8 @@ async def test_mode_switch_goes_through_review_and_the_worker(second: tuple[str,
         await wait_until(lambda: rules_of(ip) == want, timeout=10)
         await wait_until(lambda: "done, verified" in str(panel.query_one("#progress-title")
                                                          .render()), timeout=10)
-        await wait_until(lambda: view.table.get_row(f"default/{name}")[5] == "restricted", 10)
+        await wait_until(
+            lambda: str(view.table.get_cell(f"default/{name}", "mode")) == "restricted", 10)
 
 
 async def test_enter_on_the_review_cancels(second: tuple[str, str]) -> None:

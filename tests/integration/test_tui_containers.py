@@ -11,7 +11,7 @@ import pytest
 from coi_tui.models import NetworkSettings
 from coi_tui.ui.app import CoiApp
 from coi_tui.ui.run import real_wiring
-from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.screens.containers import COLUMNS, ContainersView
 from coi_tui.wiring import Scope
 from tests import lab_support as lab
 from tests.waiting import wait_until
@@ -25,8 +25,9 @@ def lab_app(poll_interval: float = 2.0) -> CoiApp:
     return CoiApp(real_wiring(Scope(), NetworkSettings()), poll_interval=poll_interval)
 
 
-def cells(view: ContainersView, key: str) -> list[str]:
-    return [str(c) for c in view.table.get_row(key)]
+def cells(view: ContainersView, key: str) -> dict[str, str]:
+    """A row by column key (the column order is the view's to choose)."""
+    return {k: str(view.table.get_cell(key, k)) for k, _ in COLUMNS}
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ async def test_the_view_shows_the_lab_containers_with_their_ips() -> None:
         await wait_until(lambda: all(k in view.table.rows for k in keys), timeout=10)
         for name, ip in expected.items():
             row = cells(view, f"default/{name}")
-            assert row[0] == name
-            assert row[3] == ip
+            assert row["name"] == name
+            assert row["ipv4"] == ip
 
 
 async def test_incus_stop_shows_up_within_3_seconds_without_a_key_press(throwaway: str) -> None:
@@ -58,10 +59,11 @@ async def test_incus_stop_shows_up_within_3_seconds_without_a_key_press(throwawa
     async with app.run_test(size=(140, 40)):
         view = app.query_one(ContainersView)
         key = f"default/{throwaway}"
-        await wait_until(lambda: key in view.table.rows and cells(view, key)[2] == "Running", 15)
+        await wait_until(
+            lambda: key in view.table.rows and cells(view, key)["status"] == "Running", 15)
         await asyncio.to_thread(lab.incus, "stop", "--force", throwaway)
         stopped_at = time.monotonic()
-        await wait_until(lambda: cells(view, key)[2] == "Stopped", timeout=3.0)
+        await wait_until(lambda: cells(view, key)["status"] == "Stopped", timeout=3.0)
         print(f"Stopped shown {time.monotonic() - stopped_at:.2f}s after incus stop returned")
         assert time.monotonic() - stopped_at <= 3.0
-        assert cells(view, key)[3] == "-"
+        assert cells(view, key)["ipv4"] == "-"

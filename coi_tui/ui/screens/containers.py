@@ -12,17 +12,18 @@ from textual.widgets import DataTable, Static
 from coi_tui.models import ContainerState, Inventory, Isolation, Mode
 from coi_tui.ui.widgets.reconcile import reconcile_rows
 
+# What must be seen first comes first: at 80 columns the flags are on screen.
 COLUMNS = (
     ("name", "Name"),
-    ("project", "Project"),
     ("status", "Status"),
     ("ipv4", "IPv4"),
-    ("veth", "Host veth"),
     ("mode", "Mode"),
+    ("flags", "Flags"),
     ("source", "Source"),
     ("rules", "Rules"),
-    ("flags", "Flags"),
     ("refresh", "IPs refresh"),
+    ("project", "Project"),
+    ("veth", "Host veth"),
 )
 LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT)
 
@@ -40,15 +41,15 @@ def container_row(state: ContainerState, next_refresh: str = "",
     c = state.container
     return (
         c.name,
-        c.project,
         c.status,
         c.ipv4 or "-",
-        c.veth or "-",
         state.mode.value if state.mode else "-",
+        flags(state, inherited),
         state.mode_source.value,
         str(len(state.rules)),
-        flags(state, inherited),
         next_refresh if state.mode is Mode.ALLOWLIST else "",
+        c.project,
+        c.veth or "-",
     )
 
 

@@ -13,7 +13,9 @@ def banner_lines(inventory: Inventory, notes: list[str] | None = None) -> list[s
     exposed = inventory.exposed
     if exposed:
         names = ", ".join(f"{s.container.name} ({s.mode})" for s in exposed)
-        lines.append(f"EXPOSED: isolation NOT in force for {names}: {exposed[0].reason}")
+        why = ("firewalld is not running: its rules are flushed" if inventory.firewall_down
+               else exposed[0].reason)
+        lines.append(f"EXPOSED: isolation NOT in force for {names}: {why}")
     unknown = [s for s in inventory.containers if s.isolation is Isolation.UNKNOWN]
     if unknown:
         lines.append(f"UNKNOWN: isolation of {len(unknown)} container(s) cannot be checked: "
