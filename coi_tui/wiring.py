@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 
-from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.backends.firewalld import open_firewall
-from coi_tui.backends.incus import IncusBackend
+from coi_tui.backends.base import ContainerBackend, EventSink, FirewallBackend
+from coi_tui.backends.firewalld import FirewallSignals, open_firewall
+from coi_tui.backends.incus import IncusBackend, IncusEvents
 from coi_tui.backends.links import list_links
 from coi_tui.backends.nft.firewall import NftFirewall
 from coi_tui.changes import ChangePlanner, Pinned
@@ -88,6 +88,16 @@ def open_coi_firewall(scope: Scope) -> FirewallBackend:
     if host_era(scope.era).era == "nft":
         return NftFirewall()
     return open_firewall("auto")
+
+
+def event_watchers(scope: Scope, sink: EventSink) -> list[IncusEvents | FirewallSignals]:
+    """What wakes the poller at once: Incus lifecycle events and, in the firewalld era,
+    firewalld's signals (nft has none: the poller sees every change)."""
+    watchers: list[IncusEvents | FirewallSignals] = [
+        IncusEvents(sink, project=scope.project, all_projects=scope.all_projects)]
+    if coi_era(scope).name == "firewalld":
+        watchers.append(FirewallSignals(sink))
+    return watchers
 
 
 def coi_era(scope: Scope) -> CoiEra:

@@ -17,8 +17,6 @@ import time
 from types import FrameType
 from typing import Any
 
-from coi_tui.backends.firewalld import FirewallSignals
-from coi_tui.backends.incus import IncusEvents
 from coi_tui.cli.settings import settings_from_args
 from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.errors import CoiTuiError
@@ -33,8 +31,8 @@ from coi_tui.services.poller import InventoryPoller
 from coi_tui.wiring import (
     Scope,
     change_planner,
-    coi_era,
     dns_refresher,
+    event_watchers,
     inventory_source,
     open_coi_firewall,
     open_containers,
@@ -169,10 +167,7 @@ def _watch(args: argparse.Namespace) -> int:
         enforcer.on_event(event, payload)
         poller.wake()
 
-    watchers: list[IncusEvents | FirewallSignals] = [
-        IncusEvents(backend_event, project=scope.project, all_projects=scope.all_projects)]
-    if coi_era(scope).name == "firewalld":  # nft has no signals: the poller sees changes
-        watchers.append(FirewallSignals(backend_event))
+    watchers = event_watchers(scope, backend_event)
     last_refresh = [0.0]
 
     def dns_state(state: DnsState) -> None:

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from coi_tui.backends.firewalld import FirewallSignals
-from coi_tui.backends.incus import IncusEvents
 from coi_tui.cli.settings import (
     config_problem_line,
     edit_target,
@@ -23,8 +21,8 @@ from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wi
 from coi_tui.wiring import (
     Scope,
     change_planner,
-    coi_era,
     dns_refresher,
+    event_watchers,
     inventory_source,
     open_coi_firewall,
     open_containers,
@@ -33,10 +31,7 @@ from coi_tui.wiring import (
 
 def real_watchers(scope: Scope) -> WatcherFactory:
     def make(sink: BackendEventSink) -> Sequence[Watcher]:
-        incus = IncusEvents(sink, project=scope.project, all_projects=scope.all_projects)
-        if coi_era(scope).name != "firewalld":
-            return (incus,)  # nft has no signals: the poller sees every change
-        return (incus, FirewallSignals(sink))
+        return event_watchers(scope, sink)
 
     return make
 
