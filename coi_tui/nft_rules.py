@@ -57,6 +57,10 @@ class NftCoiRule:
     priority: int = field(default=0, compare=False)  # position in the chain: evaluation order
 
     @property
+    def canonical(self) -> tuple[str, ...]:
+        return self.args  # already nft's tokens: what nft_policy compares on
+
+    @property
     def source(self) -> str | None:
         return _after(self.args, "ip", "saddr")
 

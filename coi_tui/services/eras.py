@@ -192,8 +192,7 @@ class NftEra:
                    and r.chain == "forward" and r.source_ip() == container.ipv4]
         sets = [r.name for r in mine if isinstance(r, NftCoiSet)]
         drop6 = any(isinstance(r, NftCoiRule) and r.ipv == "ip6" for r in mine)
-        return nft_policy.infer_mode(container.ipv4, [_Shape(r.args) for r in forward], sets,
-                                     drop6)
+        return nft_policy.infer_mode(container.ipv4, forward, sets, drop6)
 
     def desired(self, container: Container, mode: Mode, settings: NetworkSettings,
                 gateway: str | None, allowed: Allowed) -> tuple[CoiRule, ...]:
@@ -256,8 +255,3 @@ class NftEra:
         names = {set_name("d", container.ipv4), set_name("s", container.ipv4)}
         return frozenset(e for r in live if isinstance(r, NftCoiSet) and r.name in names
                          for e in r.elements if "/" not in e and "-" not in e)
-
-
-@dataclass(frozen=True)
-class _Shape:
-    canonical: tuple[str, ...]
