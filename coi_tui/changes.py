@@ -14,11 +14,12 @@ from pathlib import Path
 
 from coi_tui.backends import conntrack, sockets
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.engine import Built, Job
+from coi_tui.eras.seam import Allowed, CoiEra, entry_name, owned
 from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
-from coi_tui.models import MODE_CONFIG_KEY, CoiRule, Container, Mode, NetworkSettings, Plan
+from coi_tui.models import MODE_CONFIG_KEY, CoiRule, Container, Mode, NetworkSettings
+from coi_tui.plans import Plan
+from coi_tui.runtime.engine import Built, Job
 from coi_tui.services.dns.cache import CacheError, cache_from_resolution, cache_path, save_cache
-from coi_tui.services.eras import Allowed, CoiEra, entry_name, owned
 from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 
@@ -278,10 +279,11 @@ def job_for(
 
     def build(firewall: FirewallBackend) -> Built:
         fresh = rebuild(firewall)
-        if fresh.plan.steps != change.plan.steps:
+        if fresh.plan.lines() != change.plan.lines():
+            now, then = len(fresh.plan.lines()), len(change.plan.lines())
             raise StateMoved(
                 f"{change.plan.title}: the rules changed since the review "
-                f"({len(fresh.plan)} step(s) now, {len(change.plan)} reviewed): review again")
+                f"({now} line(s) now, {then} reviewed): review again")
         return change.plan, record_outcome(change, containers)
 
     return Job(change.plan.title, build, kind)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -33,55 +32,6 @@ class Isolation(StrEnum):
     EXPOSED = "exposed"  # not in force: firewalld down, or the mode's REJECTs are missing
     UNKNOWN = "unknown"  # the rules cannot be read: no claim either way
     HELD = "held"  # frozen by the guard while its rules are not in force: no traffic
-
-
-def _option(args: tuple[str, ...], flag: str) -> str | None:
-    for i, token in enumerate(args[:-1]):
-        if token == flag:
-            return args[i + 1]
-    return None
-
-
-@dataclass(frozen=True, order=True)
-class DirectRule:
-    """One firewalld direct rule, exactly as firewalld stores it."""
-
-    ipv: str
-    table: str
-    chain: str
-    priority: int
-    args: tuple[str, ...]
-
-    @property
-    def source(self) -> str | None:
-        return _option(self.args, "-s")
-
-    @property
-    def destination(self) -> str | None:
-        return _option(self.args, "-d")
-
-    @property
-    def verdict(self) -> str | None:
-        return _option(self.args, "-j")
-
-    def source_ip(self) -> str | None:
-        """The `-s` value as a bare address when it names exactly one host (bare or /32)."""
-        src = self.source
-        if src is None:
-            return None
-        if src.endswith("/32"):
-            return src[:-3]
-        return None if "/" in src else src
-
-    def owner_name(self) -> str | None:
-        return None  # the firewalld era keys every rule by address
-
-    def cli_args(self) -> list[str]:
-        """The argv tail firewall-cmd takes after --add-rule / --remove-rule."""
-        return [self.ipv, self.table, self.chain, str(self.priority), *self.args]
-
-    def __str__(self) -> str:
-        return shlex.join(self.cli_args())
 
 
 class CoiRule(Protocol):
@@ -176,69 +126,6 @@ class NetworkSettings:
     dns_servers: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = ()
     hosts: tuple[HostEntry, ...] = ()
-
-
-class StepAction(StrEnum):
-    ADD = "add"
-    REMOVE = "remove"
-
-
-@dataclass(frozen=True)
-class Step:
-    action: StepAction
-    rule: DirectRule
-    container: str | None = None  # name of the container the step is for, for reports
-    why: str = ""
-
-    def __str__(self) -> str:
-        sign = "+" if self.action is StepAction.ADD else "-"
-        return f"{sign} {self.rule}"
-
-
-class Operation(Protocol):
-    """A change that is not a direct rule (delete a link, a zone binding, an nft rule, a
-    file). The engine runs it like a rule step: re-checked, reported, audited, verified."""
-
-    def __str__(self) -> str: ...
-
-    def run(self) -> str:
-        """Do it; a short detail ("deleted"). Raises CoiTuiError on failure."""
-        ...
-
-    def still_applies(self) -> bool:
-        """Re-checked just before it runs: False skips it (with `skip_reason`)."""
-        ...
-
-    @property
-    def skip_reason(self) -> str: ...
-
-    def gone(self) -> bool:
-        """Verification: what it removes is no longer there."""
-        ...
-
-
-@dataclass(frozen=True)
-class OpStep:
-    op: Operation
-    container: str | None = None  # a label for reports: the kind or the container
-    why: str = ""
-
-    def __str__(self) -> str:
-        return str(self.op)
-
-
-@dataclass(frozen=True)
-class Plan:
-    steps: tuple[Step, ...] = ()
-    title: str = ""
-    ops: tuple[OpStep, ...] = ()  # run after the rule steps
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps and not self.ops
-
-    def __len__(self) -> int:
-        return len(self.steps) + len(self.ops)
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,22 @@ from functools import cache, partial
 from pathlib import Path
 
 from coi_tui.backends.base import ContainerBackend, EventSink, FirewallBackend
-from coi_tui.backends.firewalld import FirewallSignals, open_firewall
 from coi_tui.backends.incus import IncusBackend, IncusEvents
 from coi_tui.backends.links import list_links
-from coi_tui.backends.nft.firewall import NftFirewall
 from coi_tui.changes import ChangePlanner, Pinned
-from coi_tui.engine import Job
+from coi_tui.eras.detect import EraChoice, Probe, choose_era
+from coi_tui.eras.firewalld.access import FirewallSignals, open_firewall
+from coi_tui.eras.firewalld.era import FirewalldEra
+from coi_tui.eras.nft.era import NftEra
+from coi_tui.eras.nft.firewall import NftFirewall
+from coi_tui.eras.nft.model import COI_TABLE
+from coi_tui.eras.nft.objects import NftCoiChain
+from coi_tui.eras.seam import CoiEra
 from coi_tui.errors import CoiTuiError, PermissionDenied
+from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
-from coi_tui.nft_models import COI_TABLE
-from coi_tui.nft_rules import NftCoiChain
+from coi_tui.runtime.engine import Job
 from coi_tui.services.dns.cache import cached_allowlist
-from coi_tui.services.dns.refresher import DnsRefresher, DnsState
-from coi_tui.services.era_detect import EraChoice, Probe, choose_era
-from coi_tui.services.eras import CoiEra, FirewalldEra, NftEra
 from coi_tui.services.inventory import FIREWALLD, ExpectedRules, InventorySource
 
 
@@ -102,8 +104,7 @@ def event_watchers(scope: Scope, sink: EventSink) -> list[IncusEvents | Firewall
 
 def coi_era(scope: Scope) -> CoiEra:
     if host_era(scope.era).era == "nft":
-        firewall = NftFirewall()
-        return NftEra(firewall, firewall.list_rules)
+        return NftEra()
     return FirewalldEra()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from coi_tui.models import DirectRule
+from coi_tui.eras.firewalld.rules import DirectRule
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "scripts" / "lab"
@@ -158,7 +158,7 @@ def start_firewalld() -> None:
 
 
 def firewalld_answers() -> bool:
-    from coi_tui.backends.firewalld import DBusFirewall
+    from coi_tui.eras.firewalld.access import DBusFirewall
     from coi_tui.errors import CoiTuiError
 
     try:
@@ -176,8 +176,8 @@ def firewalld_answers() -> bool:
 
 def rules_of(ip: str) -> set[DirectRule]:
     """The direct rules firewalld holds for exactly this address (D-Bus, as root)."""
-    from coi_tui.backends.firewalld import DBusFirewall
-    from coi_tui.services.policy import owned_by
+    from coi_tui.eras.firewalld.access import DBusFirewall
+    from coi_tui.eras.firewalld.policy import owned_by
 
     firewall = DBusFirewall()
     try:

@@ -1,32 +1,23 @@
-"""Interfaces the services depend on. Implementations live beside this module."""
+"""Interfaces the services depend on. Implementations live beside this module (Incus, links)
+and in each era's package (the firewall)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from coi_tui.models import CoiRule, Container, DirectRule, Network
+from coi_tui.models import CoiRule, Container, Network
 
 
 class FirewallBackend(Protocol):
-    """The firewall that holds COI's rules: firewalld's direct interface and zones (firewalld
-    era), or nft (nft era, whose changes are whole transactions, never single rules).
-
-    add/remove are idempotent: a duplicate add or a missing remove returns False, not an error.
-    Any other refusal raises FirewallError with firewalld's reason.
-    """
+    """The firewall that holds COI's rules, as every layer above the eras reads it: firewalld
+    (firewalld era) or nft (nft era). What an era changes, and how, is the era's own (its plan
+    steps know their firewall)."""
 
     name: str
 
     def state(self) -> str: ...
     def list_rules(self) -> Sequence[CoiRule]: ...
-    def add_rule(self, rule: DirectRule) -> bool: ...
-    def remove_rule(self, rule: DirectRule) -> bool: ...
-    def query_rule(self, rule: DirectRule) -> bool: ...
-    def zone_of_interface(self, interface: str) -> str | None: ...
-    def remove_interface(self, zone: str, interface: str) -> bool: ...
-    def zone_bindings(self) -> dict[str, tuple[str, ...]]: ...
-    def masquerade_enabled(self) -> bool: ...
     def close(self) -> None: ...
 
 

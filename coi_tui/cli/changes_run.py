@@ -10,31 +10,32 @@ from coi_tui.backends.base import ContainerBackend
 from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
 from coi_tui.cli.output import print_json
 from coi_tui.cli.settings import settings_from_args
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
-from coi_tui.models import Plan
-from coi_tui.services.audit import AuditLog
+from coi_tui.plans import Plan, plan_summary
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import (
+    EngineEvent,
+    FirewallEngine,
+    JobFinished,
+    JobStarted,
+    Notice,
+    StepDone,
+)
 from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
 
 
 def plan_record(plan: Plan) -> list[dict[str, object]]:
+    """Every line of every step, as it will run: the real action, the text, whose it is."""
     return [
-        {
-            "action": s.action.value,
-            "container": s.container,
-            "rule": str(s.rule),
-            "argv": s.rule.cli_args(),
-            "why": s.why,
-        }
-        for s in plan.steps
+        {"step": index, "action": line.action, "line": line.text,
+         "container": line.owner or step.container, "why": step.why}
+        for index, step in enumerate(plan.steps, start=1) for line in step.lines()
     ]
 
 
 def print_plan(plan: Plan) -> None:
-    print(f"plan: {plan.title} ({len(plan)} step(s))")
-    for step in plan.steps:
-        print(f"  {step}   [{step.container}]" if step.container else f"  {step}")
-    if plan.empty:
-        print("  nothing to change")
+    print(f"plan: {plan.title} ({plan_summary(plan)})")
+    for line in plan.lines():
+        print(f"  {line}   [{line.owner}]" if line.owner else f"  {line}")
 
 
 def run_change(args: argparse.Namespace, build: BuildChange) -> int:

@@ -6,8 +6,8 @@ import argparse
 from functools import partial
 from typing import Any
 
-from coi_tui.backends.firewalld import open_firewall
 from coi_tui.cli.output import print_json
+from coi_tui.eras.firewalld.access import open_firewall
 from coi_tui.services.checks import Check, run_checks, run_nft_checks
 from coi_tui.wiring import Scope, host_era, open_coi_firewall, open_containers
 

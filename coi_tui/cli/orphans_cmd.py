@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from coi_tui.cli.output import print_json
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, Notice, StepDone
-from coi_tui.services.audit import AuditLog
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, Notice, StepDone
 from coi_tui.services.orphan_clean import clean_job, default_sources, scan
 from coi_tui.services.orphans import KIND_TITLES, Orphan, OrphanKind, OrphanReport
 from coi_tui.wiring import Scope, open_coi_firewall

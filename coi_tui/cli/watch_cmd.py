@@ -18,14 +18,21 @@ from types import FrameType
 from typing import Any
 
 from coi_tui.cli.settings import settings_from_args
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, Notice, StepDone
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.recovery import Enforcer
+from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import Inventory
-from coi_tui.recovery import Enforcer
-from coi_tui.services.audit import AuditLog
-from coi_tui.services.dns.refresher import DnsRefresher, DnsState
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import (
+    EngineEvent,
+    FirewallEngine,
+    JobFinished,
+    JobStarted,
+    Notice,
+    StepDone,
+)
+from coi_tui.runtime.hostlock import WATCH, WRITER, HostLock
 from coi_tui.services.dns.report import refresh_line
-from coi_tui.services.hostlock import WATCH, WRITER, HostLock
 from coi_tui.services.own_settings import freeze_after_value, load_own_settings
 from coi_tui.services.poller import InventoryPoller
 from coi_tui.wiring import (

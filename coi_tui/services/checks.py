@@ -8,6 +8,7 @@ from typing import Literal
 
 from coi_tui.backends import conntrack
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.eras.firewalld.access import Firewalld
 from coi_tui.errors import CoiTuiError
 
 Level = Literal["ok", "warn", "fail"]
@@ -33,10 +34,10 @@ class Check:
 
 
 def _firewall_checks(
-    make_firewall: Callable[[str], FirewallBackend],
-) -> tuple[list[Check], FirewallBackend | None]:
+    make_firewall: Callable[[str], Firewalld],
+) -> tuple[list[Check], Firewalld | None]:
     checks: list[Check] = []
-    usable: FirewallBackend | None = None
+    usable: Firewalld | None = None
     access: list[str] = []
     reasons: list[str] = []
     for path in ("dbus", "cli"):
@@ -63,7 +64,7 @@ def _firewall_checks(
     return checks, usable
 
 
-def _bridge_checks(firewall: FirewallBackend, bridges: set[str]) -> list[Check]:
+def _bridge_checks(firewall: Firewalld, bridges: set[str]) -> list[Check]:
     checks = []
     for bridge in sorted(bridges):
         zone = firewall.zone_of_interface(bridge)
@@ -84,7 +85,7 @@ def _bridge_checks(firewall: FirewallBackend, bridges: set[str]) -> list[Check]:
     return checks
 
 
-def _masquerade_check(firewall: FirewallBackend) -> Check:
+def _masquerade_check(firewall: Firewalld) -> Check:
     if firewall.masquerade_enabled():
         return Check("masquerade", "ok", "enabled")
     return Check(
@@ -97,7 +98,7 @@ def _masquerade_check(firewall: FirewallBackend) -> Check:
 
 
 def run_checks(
-    make_firewall: Callable[[str], FirewallBackend],
+    make_firewall: Callable[[str], Firewalld],
     make_containers: Callable[[], ContainerBackend],
 ) -> list[Check]:
     """The firewalld era. `make_firewall(path)` opens firewalld by "dbus" or "cli"."""

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.eras.firewalld.era import FirewalldEra
+from coi_tui.eras.seam import CoiEra
 from coi_tui.errors import CoiTuiError, FirewallDown
 from coi_tui.models import (
     BackendStatus,
@@ -22,7 +24,6 @@ from coi_tui.models import (
     Mode,
     ModeSource,
 )
-from coi_tui.services.eras import CoiEra, FirewalldEra
 
 # Computes the rules a container should have in a mode given its gateway, or None when that
 # cannot be known (e.g. an allowlist whose domains were never resolved).

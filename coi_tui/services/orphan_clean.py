@@ -14,23 +14,17 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.backends.links import delete_link, list_links
-from coi_tui.engine import Built, Job
+from coi_tui.eras.firewalld.access import Firewalld
+from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction
+from coi_tui.eras.nft.model import COI_TABLE, NftRule, NftState, NftTable
 from coi_tui.errors import CoiTuiError
-from coi_tui.models import (
-    Container,
-    DirectRule,
-    Link,
-    Operation,
-    OpStep,
-    Plan,
-    Step,
-    StepAction,
-)
-from coi_tui.nft_models import COI_TABLE, NftRule, NftState, NftTable
+from coi_tui.models import Container, Link
+from coi_tui.plans import Operation, OpStep, Plan, PlanStep
+from coi_tui.runtime.engine import Built, Job
 from coi_tui.services.dns.cache import cache_dir, cache_path
 from coi_tui.services.orphans import (
     NAT_TABLE,
@@ -74,7 +68,7 @@ class OrphanSources:
 
 def default_sources(home: Path | None = None) -> OrphanSources:
     from coi_tui.backends.incus import IncusBackend
-    from coi_tui.backends.nft.cli import NftCli
+    from coi_tui.eras.nft.cli import NftCli
 
     return OrphanSources(lambda: IncusBackend(all_projects=True), NftCli,
                          home if home is not None else Path.home())
@@ -114,7 +108,7 @@ def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSn
     zones: dict[str, tuple[str, ...]] | None = None
     try:
         rules = tuple(r for r in firewall.list_rules() if isinstance(r, DirectRule))
-        zones = firewall.zone_bindings()
+        zones = cast(Firewalld, firewall).zone_bindings()
     except CoiTuiError as error:
         errors["firewalld"] = str(error)
     nft: NftState | None = None
@@ -192,7 +186,7 @@ class DeleteVethPair:
 @dataclass(frozen=True)
 class UnbindZone:
     binding: ZoneBinding
-    firewall: FirewallBackend = field(compare=False)
+    firewall: Firewalld = field(compare=False)
     links: Callable[[], Mapping[str, Link]] = field(default=list_links, compare=False)
 
     def __str__(self) -> str:
@@ -307,7 +301,7 @@ def _operation(orphan: Orphan, firewall: FirewallBackend, sources: OrphanSources
     if isinstance(target, VethPair):
         op: Operation = DeleteVethPair(target, sources.links)
     elif isinstance(target, ZoneBinding):
-        op = UnbindZone(target, firewall, sources.links)
+        op = UnbindZone(target, cast(Firewalld, firewall), sources.links)
     elif isinstance(target, NftObjects):
         if nft is None:
             raise CoiTuiError(f"{orphan.kind.value} {orphan.id}: nft is not available")
@@ -331,7 +325,7 @@ def clean_plan(reviewed: Sequence[Orphan], snapshot: OrphanSnapshot, firewall: F
     fresh = find_orphans(snapshot)
     now = fresh.by_key()
     steps: list[Step] = []
-    ops: list[OpStep] = []
+    ops: list[PlanStep] = []
     for orphan in sorted(dict.fromkeys(reviewed), key=lambda o: ORDER[o.kind]):
         why = no_longer(orphan, fresh, snapshot)
         if why:
@@ -349,7 +343,7 @@ def clean_plan(reviewed: Sequence[Orphan], snapshot: OrphanSnapshot, firewall: F
         else:
             ops.append(_operation(orphan, firewall, sources, nft))
     count = len(dict.fromkeys(reviewed))
-    return Plan(tuple(steps), f"clean {count} orphan item(s)", tuple(ops))
+    return Plan((*steps, *ops), f"clean {count} orphan item(s)")
 
 
 def clean_job(reviewed: Iterable[Orphan], sources: OrphanSources,

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from coi_tui.models import Container, DirectRule, Link
-from coi_tui.nft_models import SET_KINDS, NftRule, NftSet, NftState, NftTable
-from coi_tui.services.nft_policy import owned_rules, owned_sets
-from coi_tui.services.policy import infer_mode, owned_by
+from coi_tui.eras.firewalld.policy import infer_mode, owned_by
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.eras.nft.model import SET_KINDS, NftRule, NftSet, NftState, NftTable
+from coi_tui.eras.nft.policy import owned_rules, owned_sets
+from coi_tui.models import Container, Link
 
 NAT_TABLE = "coi_nat"  # the DNS-proxy branch's table (coi-nft-spec.md §4.6)
 COI_PREFIX = "coi-"  # COI's container name prefix ($COI_CONTAINER_PREFIX)

@@ -28,8 +28,8 @@ from typing import Protocol
 import dns.exception
 import dns.resolver
 
+from coi_tui.eras.firewalld.policy import filter_allowed_ips
 from coi_tui.services.dns.records import TTL_FLOOR, DomainRecord, DomainStatus
-from coi_tui.services.policy import filter_allowed_ips
 
 Clock = Callable[[], float]  # epoch seconds; time.time in production, a fake in tests
 DEFAULT_TIMEOUT = 5.0  # COI's per-query timeout

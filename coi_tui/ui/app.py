@@ -15,7 +15,12 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import BuildChange, ChangePlanner, job_for
-from coi_tui.engine import (
+from coi_tui.errors import CoiTuiError
+from coi_tui.keep.recovery import Enforcer
+from coi_tui.keep.refresher import DnsRefresher, DnsState
+from coi_tui.models import Inventory, Mode, NetworkSettings
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import (
     EngineEvent,
     FirewallEngine,
     Job,
@@ -24,13 +29,8 @@ from coi_tui.engine import (
     Notice,
     StepDone,
 )
-from coi_tui.errors import CoiTuiError
-from coi_tui.models import Inventory, Mode, NetworkSettings
-from coi_tui.recovery import Enforcer
-from coi_tui.services.audit import AuditLog
+from coi_tui.runtime.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.config import Locations
-from coi_tui.services.dns.refresher import DnsRefresher, DnsState
-from coi_tui.services.hostlock import WATCH, WRITER, Holder, HostLock
 from coi_tui.services.inventory import InventorySource
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.message import Message
 
 from coi_tui.changes import BuildChange, Change, ChangePlanner
-from coi_tui.engine import EngineEvent
+from coi_tui.keep.refresher import DnsState
 from coi_tui.models import Inventory
-from coi_tui.services.dns.refresher import DnsState
+from coi_tui.runtime.engine import EngineEvent
 
 
 class InventoryUpdated(Message):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
+from coi_tui.eras.firewalld.access import DBusFirewall
 from coi_tui.models import MODE_CONFIG_KEY
 from coi_tui.services.dns.cache import load_cache
 from tests import lab_support as lab

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
 from coi_tui.backends.incus import IncusBackend
 from coi_tui.changes import ChangePlanner, fresh_job
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished
+from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules, owned_by
 from coi_tui.models import MODE_CONFIG_KEY, Mode, NetworkSettings
-from coi_tui.services.audit import AuditLog
-from coi_tui.services.policy import BASE_RULE, desired_rules, owned_by
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished
 from tests import lab_support as lab
 from tests.traffic import PROBE_DIR, build_prober, counting, probing
 

@@ -9,10 +9,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from coi_tui.backends.base import FirewallBackend
-from coi_tui.backends.firewalld import CliFirewall, DBusFirewall, FirewallSignals, open_firewall
+from coi_tui.eras.firewalld.access import (
+    CliFirewall,
+    DBusFirewall,
+    Firewalld,
+    FirewallSignals,
+    open_firewall,
+)
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.errors import BackendUnavailable, FirewallError, PermissionDenied
-from coi_tui.models import DirectRule
 from tests import lab_support as lab
 
 pytestmark = pytest.mark.lab
@@ -24,7 +29,7 @@ RULE = DirectRule("ipv4", "filter", "FORWARD", 42,
 OTHER = DirectRule("ipv4", "filter", "FORWARD", 42,
                    ("-s", TEST_SOURCE, "-d", "192.0.2.11", "-j", "REJECT"))
 
-IMPLEMENTATIONS: dict[str, Callable[[], FirewallBackend]] = {
+IMPLEMENTATIONS: dict[str, Callable[[], Firewalld]] = {
     "dbus": DBusFirewall,
     "sudo-firewall-cmd": lambda: CliFirewall(["sudo", "-n", "firewall-cmd"]),
 }
@@ -39,7 +44,7 @@ def cleanup() -> None:
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def firewall(request: pytest.FixtureRequest) -> Iterator[FirewallBackend]:
+def firewall(request: pytest.FixtureRequest) -> Iterator[Firewalld]:
     lab.require_lab()
     cleanup()
     backend = IMPLEMENTATIONS[request.param]()
@@ -50,7 +55,7 @@ def firewall(request: pytest.FixtureRequest) -> Iterator[FirewallBackend]:
         cleanup()
 
 
-def test_add_list_query_remove(firewall: FirewallBackend) -> None:
+def test_add_list_query_remove(firewall: Firewalld) -> None:
     assert firewall.add_rule(RULE) is True
     assert RULE in firewall.list_rules()
     assert f"ipv4 filter FORWARD 42 -s {TEST_SOURCE} -d 192.0.2.10 -j REJECT" in lab.direct_rules()
@@ -60,7 +65,7 @@ def test_add_list_query_remove(firewall: FirewallBackend) -> None:
     assert not any(TEST_SOURCE in line for line in lab.direct_rules())
 
 
-def test_duplicate_add_and_missing_remove_are_no_ops(firewall: FirewallBackend) -> None:
+def test_duplicate_add_and_missing_remove_are_no_ops(firewall: Firewalld) -> None:
     assert firewall.add_rule(RULE) is True
     assert firewall.add_rule(RULE) is False
     assert [r for r in firewall.list_rules() if r.source == TEST_SOURCE] == [RULE]
@@ -69,7 +74,7 @@ def test_duplicate_add_and_missing_remove_are_no_ops(firewall: FirewallBackend) 
     assert firewall.remove_rule(OTHER) is False
 
 
-def test_both_read_the_same_rules_as_firewalld_stores_them(firewall: FirewallBackend) -> None:
+def test_both_read_the_same_rules_as_firewalld_stores_them(firewall: Firewalld) -> None:
     slash32 = DirectRule("ipv4", "filter", "FORWARD", 42,
                          ("-s", f"{TEST_SOURCE}/32", "-d", "192.0.2.12", "-j", "ACCEPT"))
     firewall.add_rule(slash32)
@@ -89,7 +94,7 @@ def test_both_read_the_same_rules_as_firewalld_stores_them(firewall: FirewallBac
     ],
 )
 def test_a_bad_argument_is_an_error_with_firewalld_s_reason(
-    firewall: FirewallBackend, bad: DirectRule, reason: str
+    firewall: Firewalld, bad: DirectRule, reason: str
 ) -> None:
     before = lab.direct_rules()
     with pytest.raises(FirewallError) as raised:
@@ -99,7 +104,7 @@ def test_a_bad_argument_is_an_error_with_firewalld_s_reason(
     assert lab.direct_rules() == before
 
 
-def test_zone_of_interface_and_removing_one_from_its_zone(firewall: FirewallBackend) -> None:
+def test_zone_of_interface_and_removing_one_from_its_zone(firewall: Firewalld) -> None:
     assert firewall.zone_of_interface(lab.BRIDGE) == "trusted"
     link = "coi-t-dummy"
     lab.run("ip", "link", "add", link, "type", "dummy", check=False)
@@ -115,7 +120,7 @@ def test_zone_of_interface_and_removing_one_from_its_zone(firewall: FirewallBack
 
 
 def test_rule_signals_arrive_whichever_way_the_rule_was_changed(
-    firewall: FirewallBackend,
+    firewall: Firewalld,
 ) -> None:
     events: list[tuple[str, object]] = []
     signals = FirewallSignals(lambda name, payload: events.append((name, payload)))
@@ -137,7 +142,7 @@ def test_rule_signals_arrive_whichever_way_the_rule_was_changed(
 
 AS_USER = """
 import sys
-from coi_tui.backends.firewalld import {cls}
+from coi_tui.eras.firewalld.access import {cls}
 from coi_tui.errors import CoiTuiError
 try:
     backend = {cls}()

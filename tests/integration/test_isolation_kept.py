@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
-from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, DirectRule, Mode, NetworkSettings
-from coi_tui.services.policy import desired_rules, owned_by
+from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.eras.firewalld.policy import desired_rules, owned_by
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, Mode, NetworkSettings
 from coi_tui.ui.widgets.banner import BackendBanner
 from tests import lab_support as lab
 from tests.integration.test_tui_containers import lab_app
@@ -283,7 +284,7 @@ def test_opposite_applies_started_together_end_consistent_every_time() -> None:
 
 def test_a_waiting_writer_says_who_holds_the_lock(tmp_path: Path) -> None:
     lab.require_lab()
-    from coi_tui.services.hostlock import WRITER, HostLock
+    from coi_tui.runtime.hostlock import WRITER, HostLock
 
     held = HostLock(WRITER, what="test holder")
     assert held.try_acquire()

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
-from coi_tui.services.audit import AuditLog
+from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
 from coi_tui.services.orphan_clean import clean_job, default_sources, scan
 from coi_tui.services.orphans import OrphanKind
 from tests import lab_support as lab

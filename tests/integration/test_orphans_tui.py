@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
+from coi_tui.eras.firewalld.access import DBusFirewall
 from coi_tui.services.orphan_clean import default_sources
 from coi_tui.ui.screens.orphans import OrphanReview
 from tests import lab_support as lab

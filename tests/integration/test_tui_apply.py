@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from coi_tui.eras.firewalld.policy import desired_rules, owned_by
+from coi_tui.eras.firewalld.rules import rule_steps
 from coi_tui.models import Mode, NetworkSettings
-from coi_tui.services.policy import desired_rules, owned_by
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.widgets.progress import ProgressPanel
@@ -41,7 +42,7 @@ async def test_mode_switch_goes_through_review_and_the_worker(second: tuple[str,
         await wait_until(lambda: isinstance(app.screen, PlanReview), timeout=10)
         review = app.screen
         assert isinstance(review, PlanReview)
-        assert sum(1 for s in review.plan.steps if owned_by(s.rule, ip)) == 6
+        assert sum(1 for s in rule_steps(review.plan) if owned_by(s.rule, ip)) == 6
         assert review.focused is not None
         assert review.focused.id == "plan-cancel"  # a stray Enter never applies
         assert rules_of(ip) == set()  # nothing runs before the review says so

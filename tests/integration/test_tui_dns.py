@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.firewalld import DBusFirewall
+from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.models import Isolation, Mode, NetworkSettings
-from coi_tui.services.policy import desired_rules
 from coi_tui.ui.app import CoiApp
 from coi_tui.ui.run import real_wiring
 from coi_tui.wiring import Scope

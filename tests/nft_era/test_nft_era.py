@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from coi_tui.backends.incus import IncusBackend
+from coi_tui.eras.nft.model import NftSettings
+from coi_tui.eras.nft.policy import coi_commands, desired_policy
 from coi_tui.models import MODE_CONFIG_KEY, Mode
-from coi_tui.nft_models import NftSettings
-from coi_tui.services.nft_policy import coi_commands, desired_policy
 from tests import lab_support as lab
 from tests.traffic import build_prober, counting, probing
 

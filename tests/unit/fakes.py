@@ -5,8 +5,9 @@ Never used to test a backend itself: those tests run against the real daemons.
 
 from __future__ import annotations
 
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.errors import BackendUnavailable, FirewallDown
-from coi_tui.models import Container, DirectRule, Network
+from coi_tui.models import Container, Network
 
 
 class FakeContainers:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import cache
 from itertools import groupby
 
-from coi_tui.models import DirectRule
+from coi_tui.eras.firewalld.rules import DirectRule
 
 _ALLOWS = frozenset({"ACCEPT", "RETURN"})  # RETURN falls through to the trusted zone's accept
 _REJECTS = frozenset({"REJECT", "DROP"})

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.models import Container, Isolation, Mode, NetworkSettings
 from coi_tui.services.dns.cache import IpCache, cache_path, save_cache
 from coi_tui.services.inventory import join_inventory
-from coi_tui.services.policy import desired_rules
 from coi_tui.wiring import expected_rules
 
 IP, GW = "10.147.0.7", "10.147.0.1"

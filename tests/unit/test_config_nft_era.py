@@ -15,8 +15,8 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Switch, TextArea
 
 from coi_tui.cli import main, settings
+from coi_tui.eras.nft.model import HostEntry as NftHostEntry
 from coi_tui.models import HostEntry, Mode
-from coi_tui.nft_models import HostEntry as NftHostEntry
 from coi_tui.services.config import ConfigEditor, ConfigError, Locations, load_effective, problems
 from coi_tui.services.config.validate import parse_toml
 from coi_tui.services.resolve import resolve_allowlist, without_ports

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from coi_tui.engine import Job, JobFinished
-from coi_tui.models import Container, Mode, NetworkSettings, StepAction
+from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules
+from coi_tui.eras.firewalld.rules import StepAction, rule_steps
+from coi_tui.keep.refresher import DnsRefresher, DnsState, pinned_ips
+from coi_tui.models import Container, Mode, NetworkSettings
+from coi_tui.runtime.engine import Job, JobFinished
 from coi_tui.services.dns.cache import IpCache, cache_path, load_cache, save_cache
 from coi_tui.services.dns.records import DomainStatus
-from coi_tui.services.dns.refresher import DnsRefresher, DnsState, pinned_ips
-from coi_tui.services.policy import BASE_RULE, desired_rules
 from coi_tui.services.resolve import Resolution, resolve_allowlist
 from tests.unit.dns_fakes import FakeQuerier
 from tests.unit.fakes import FakeContainers, FakeFirewall
@@ -90,13 +91,13 @@ def test_a_changed_ip_queues_one_fail_closed_reapply_per_changed_container(
     assert state.last_refresh is not None and state.last_refresh.changed == ("coi-a",)
     plan, _hook = rig.jobs[0].build(rig.firewall)
     ip = rig.boxes[0].ipv4
-    steps = [(s.action, s.rule.destination, s.rule.verdict) for s in plan.steps]
+    steps = [(s.action, s.rule.destination, s.rule.verdict) for s in rule_steps(plan)]
     # the planner's fail-closed order (design.md invariant 1): the old ACCEPT goes before the
     # new one comes, so the container never holds both; CDN and every REJECT stay untouched
     assert steps == [(StepAction.REMOVE, f"{OLD}/32", "ACCEPT"),
                      (StepAction.ADD, f"{NEW}/32", "ACCEPT")]
-    assert all(f"-s {ip}" in str(s.rule) for s in plan.steps)
-    for step in plan.steps:
+    assert all(f"-s {ip}" in str(s.rule) for s in rule_steps(plan))
+    for step in rule_steps(plan):
         (rig.firewall.add_rule if step.action is StepAction.ADD else rig.firewall.remove_rule)(
             step.rule)
     assert pinned_ips(rig.firewall.rules, ip or "") == {NEW, CDN}
@@ -132,7 +133,7 @@ def test_dns_down_with_nothing_cached_never_shrinks(tmp_path: Path) -> None:
     rig.refresher.refresh_now()
     (job,) = rig.jobs
     plan, _ = job.build(rig.firewall)
-    assert [(s.action, s.rule.destination) for s in plan.steps] == [
+    assert [(s.action, s.rule.destination) for s in rule_steps(plan)] == [
         (StepAction.ADD, f"{NEW}/32")]
     assert not cache_path("coi-a", tmp_path).exists()  # unknown IPs: no cache written
 

@@ -10,8 +10,8 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
+from coi_tui.keep.refresher import ContainerPins, DnsState, RefreshResult
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
-from coi_tui.services.dns.refresher import ContainerPins, DnsState, RefreshResult
 from coi_tui.ui.screens.dns_view import DnsRefreshRequested, DnsView
 from tests.waiting import wait_until
 

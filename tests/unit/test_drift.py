@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from coi_tui.models import Container, DirectRule, Mode
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import Container, Mode
 from coi_tui.services.drift import RuleState, rule_rows
 from coi_tui.services.inventory import join_inventory
 

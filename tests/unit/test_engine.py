@@ -7,10 +7,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from coi_tui.engine import Built, EngineEvent, FirewallEngine, Job, JobFinished, StepDone
+from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction
 from coi_tui.errors import FirewallError
-from coi_tui.models import DirectRule, Plan, Step, StepAction
-from coi_tui.services.audit import AuditLog
+from coi_tui.plans import Plan
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import Built, EngineEvent, FirewallEngine, Job, JobFinished, StepDone
 from tests.unit.fakes import FakeFirewall
 
 

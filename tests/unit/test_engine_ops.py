@@ -1,4 +1,4 @@
-"""Operations in a plan (Plan.ops): run after the rule steps, counted in the total, reported
+"""Operations as plan steps (OpStep) beside rule steps: run in order, counted in the total, reported
 and audited one by one, re-checked before they run (skipped with the reason), verified with
 `gone()`, a failure stops the rest, cancellation between items."""
 
@@ -8,7 +8,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coi_tui.engine import (
+from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction
+from coi_tui.errors import CoiTuiError
+from coi_tui.plans import OpStep, Plan
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import (
     Built,
     EngineEvent,
     FirewallEngine,
@@ -17,9 +21,6 @@ from coi_tui.engine import (
     JobStarted,
     StepDone,
 )
-from coi_tui.errors import CoiTuiError
-from coi_tui.models import DirectRule, OpStep, Plan, Step, StepAction
-from coi_tui.services.audit import AuditLog
 from tests.unit.fakes import FakeFirewall
 
 RULE = DirectRule("ipv4", "filter", "FORWARD", 10, ("-s", "10.147.0.99", "-j", "REJECT"))
@@ -80,8 +81,8 @@ def run(plan: Plan, tmp_path: Path, firewall: FakeFirewall | None = None,
 def test_ops_run_after_rule_steps_counted_reported_and_audited(tmp_path: Path) -> None:
     firewall = FakeFirewall([RULE])
     a, b = FakeOp("a"), FakeOp("b", applies=False)
-    plan = Plan((Step(StepAction.REMOVE, RULE, "(was 10.147.0.99)"),), "clean",
-                (OpStep(a, "veth", "no master"), OpStep(b, "cache-file", "dead")))
+    plan = Plan((Step(StepAction.REMOVE, RULE, "(was 10.147.0.99)"),
+                 OpStep(a, "veth", "no master"), OpStep(b, "cache-file", "dead")), "clean")
     events, audit = run(plan, tmp_path, firewall)
     (started,) = [e for e in events if isinstance(e, JobStarted)]
     assert started.total == 3 == len(plan)
@@ -94,17 +95,16 @@ def test_ops_run_after_rule_steps_counted_reported_and_audited(tmp_path: Path) -
     assert firewall.rules == [] and a.log == ["a"] and b.log == []
     (finished,) = [e for e in events if isinstance(e, JobFinished)]
     assert finished.ok and finished.verify_diff == ()
-    assert [(line["action"], line.get("rule"), line.get("op"), line["container"])
-            for line in audit] == [
-        ("remove", str(RULE), None, "(was 10.147.0.99)"),
-        ("remove", None, "delete a", "veth"),
-        ("remove", None, "delete b", "cache-file"),
+    assert [(line["action"], line["what"], line["container"]) for line in audit] == [
+        ("remove", str(RULE), "(was 10.147.0.99)"),
+        ("remove", "delete a", "veth"),
+        ("remove", "delete b", "cache-file"),
     ]
 
 
 def test_a_failed_op_stops_the_rest_and_is_reported(tmp_path: Path) -> None:
     a, b, c = FakeOp("a"), FakeOp("b", fail=True), FakeOp("c")
-    events, audit = run(Plan((), "clean", tuple(OpStep(o) for o in (a, b, c))), tmp_path)
+    events, audit = run(Plan(tuple(OpStep(o) for o in (a, b, c)), "clean"), tmp_path)
     assert (a.log, b.log, c.log) == (["a"], ["b"], [])
     (finished,) = [e for e in events if isinstance(e, JobFinished)]
     assert not finished.ok and finished.error == "could not delete b"
@@ -112,7 +112,7 @@ def test_a_failed_op_stops_the_rest_and_is_reported(tmp_path: Path) -> None:
 
 
 def test_verification_names_an_op_whose_target_is_still_there(tmp_path: Path) -> None:
-    events, _ = run(Plan((), "clean", (OpStep(FakeOp("a", forgetful=True)),)), tmp_path)
+    events, _ = run(Plan((OpStep(FakeOp("a", forgetful=True)),), "clean"), tmp_path)
     (finished,) = [e for e in events if isinstance(e, JobFinished)]
     assert not finished.ok
     assert finished.verify_diff == ("still present after removal: delete a",)
@@ -127,7 +127,7 @@ def test_cancel_stops_between_ops_never_inside_one(tmp_path: Path) -> None:
         engine.cancel()
         gate.set()
 
-    events, _ = run(Plan((), "clean", (OpStep(a), OpStep(b))), tmp_path, during=cancel_mid_op)
+    events, _ = run(Plan((OpStep(a), OpStep(b)), "clean"), tmp_path, during=cancel_mid_op)
     assert (a.log, b.log) == (["a"], [])
     (finished,) = [e for e in events if isinstance(e, JobFinished)]
     assert finished.cancelled
@@ -138,7 +138,7 @@ def test_an_ops_only_plan_is_not_empty_and_needs_no_rule_listing(tmp_path: Path)
         def list_rules(self) -> list[DirectRule]:
             raise AssertionError("an ops-only plan verifies with gone(), not firewalld")
 
-    plan = Plan((), "clean", (OpStep(FakeOp("a")),))
+    plan = Plan((OpStep(FakeOp("a")),), "clean")
     assert not plan.empty and len(plan) == 1
     events, _ = run(plan, tmp_path, NoListing())
     assert next(e for e in events if isinstance(e, JobFinished)).ok

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from coi_tui.eras.detect import Probe, choose_era
 from coi_tui.errors import BadInput
-from coi_tui.services.era_detect import Probe, choose_era
 
 
 def probe(*, running: bool = True, installed: bool = True, fw: int | None = 0,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coi_tui.backends.firewalld.cli import parse_rules
-from coi_tui.backends.firewalld.errors import error_code, reason_line
-from coi_tui.models import DirectRule
+from coi_tui.eras.firewalld.cli import parse_rules
+from coi_tui.eras.firewalld.errors import error_code, reason_line
+from coi_tui.eras.firewalld.rules import DirectRule
 
 
 def test_rule_lines_are_split_like_a_shell_not_on_spaces() -> None:

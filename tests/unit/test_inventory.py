@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.models import (
     BackendStatus,
     Container,
     ContainerState,
-    DirectRule,
     Isolation,
     Link,
     Mode,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coi_tui.models import DirectRule
-from coi_tui.services.policy import BASE_RULE
+from coi_tui.eras.firewalld.policy import BASE_RULE
+from coi_tui.eras.firewalld.rules import DirectRule
 from tests.unit.netsim import may_allow, surely_rejects, witnesses
 
 IP = "10.147.0.5"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.nft.cli import reason_line
-from coi_tui.backends.nft.json_model import parse_document, parse_table, render_expr
+from coi_tui.eras.nft.cli import reason_line
+from coi_tui.eras.nft.json_model import parse_document, parse_table, render_expr
+from coi_tui.eras.nft.text import canonical_element, canonical_rule, join_tokens
 from coi_tui.errors import FirewallError
-from coi_tui.nft_text import canonical_element, canonical_rule, join_tokens
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nft"
 

@@ -16,23 +16,23 @@ from dataclasses import replace
 
 import pytest
 
-from coi_tui.backends.nft.cli import NftCli
-from coi_tui.errors import BackendUnavailable, FirewallError, PermissionDenied
-from coi_tui.models import Mode
-from coi_tui.nft_models import DesiredPolicy, HostEntry, NftSettings, NftState
-from coi_tui.services.nft_policy import (
+from coi_tui.eras.nft.cli import NftCli
+from coi_tui.eras.nft.model import DesiredPolicy, HostEntry, NftSettings, NftState
+from coi_tui.eras.nft.policy import (
     desired_policy,
     infer_mode,
     owned_rules,
     owned_sets,
 )
-from coi_tui.services.nft_transaction import (
+from coi_tui.eras.nft.transaction import (
     apply_script,
     owned_objects,
     policy_in_force,
     refresh_script,
     remove_script,
 )
+from coi_tui.errors import BackendUnavailable, FirewallError, PermissionDenied
+from coi_tui.models import Mode
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nft") is None or os.geteuid() != 0, reason="needs nft and root")

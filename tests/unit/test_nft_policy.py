@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.nft.json_model import parse_table
-from coi_tui.errors import BadInput
-from coi_tui.models import Mode
-from coi_tui.nft_models import HostEntry, NftSettings, PortRange
-from coi_tui.services.nft_policy import (
+from coi_tui.eras.nft.json_model import parse_table
+from coi_tui.eras.nft.model import HostEntry, NftSettings, PortRange
+from coi_tui.eras.nft.policy import (
     BASE_RULE,
     coi_commands,
     comment_ips,
@@ -22,6 +20,8 @@ from coi_tui.services.nft_policy import (
     owned_sets,
     parse_allow_entry,
 )
+from coi_tui.errors import BadInput
+from coi_tui.models import Mode
 
 IP, GW, NAME, VETH = "10.147.0.5", "10.147.0.1", "coi-lab-1", "veth1234"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nft"

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.backends.nft.json_model import parse_table
-from coi_tui.errors import BadInput
-from coi_tui.models import Mode
-from coi_tui.nft_models import NftSettings, NftState
-from coi_tui.services.nft_policy import desired_policy
-from coi_tui.services.nft_transaction import (
+from coi_tui.eras.nft.json_model import parse_table
+from coi_tui.eras.nft.model import NftSettings, NftState
+from coi_tui.eras.nft.policy import desired_policy
+from coi_tui.eras.nft.transaction import (
     apply_script,
     owned_objects,
     refresh_script,
     remove_script,
 )
+from coi_tui.errors import BadInput
+from coi_tui.models import Mode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nft"
 GW = "10.147.0.1"

@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from coi_tui.backends.nft.json_model import parse_table
-from coi_tui.models import Container, DirectRule, Link, Mode, NetworkSettings, StepAction
-from coi_tui.nft_models import NftSet, NftState, NftTable
+from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules
+from coi_tui.eras.firewalld.rules import DirectRule, StepAction, rule_steps
+from coi_tui.eras.nft.json_model import parse_table
+from coi_tui.eras.nft.model import NftSet, NftState, NftTable
+from coi_tui.models import Container, Link, Mode, NetworkSettings
+from coi_tui.plans import OpStep
 from coi_tui.services.orphan_clean import (
     DeleteCacheFile,
     DeleteNft,
@@ -27,7 +30,6 @@ from coi_tui.services.orphans import (
     VethPair,
     find_orphans,
 )
-from coi_tui.services.policy import BASE_RULE, desired_rules
 from tests.unit.fakes import FakeFirewall
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nft"
@@ -187,8 +189,10 @@ def test_clean_plan_is_exactly_the_reviewed_items_and_skips_the_revived(tmp_path
     now = replace(before, instances=(*INSTANCES, back))
     sources = OrphanSources(lambda: None, None, tmp_path)  # type: ignore[arg-type,return-value]
     plan = clean_plan(reviewed, now, FakeFirewall(), sources, nft=object())  # type: ignore
-    assert [(s.action, s.rule) for s in plan.steps] == [(StepAction.REMOVE, rule("10.147.0.5"))]
-    ops = [(type(o.op).__name__, str(o.op)) for o in plan.ops]
+    assert [(s.action, s.rule) for s in rule_steps(plan)] == [
+        (StepAction.REMOVE, rule("10.147.0.5"))]
+    op_steps = [o for o in plan.steps if isinstance(o, OpStep)]
+    ops = [(type(o.op).__name__, str(o.op)) for o in op_steps]
     assert ops == [
         ("SkipItem", f"rule {rule('10.147.0.6')}"),
         ("DeleteVethPair", "delete veth pair vethA <-> vethB"),
@@ -199,9 +203,9 @@ def test_clean_plan_is_exactly_the_reviewed_items_and_skips_the_revived(tmp_path
         ("SkipItem", "cache-file back"),
         ("DeleteCacheFile", f"delete {tmp_path}/.coi/network-cache/gone.json"),
     ]
-    skips = [o.op for o in plan.ops if isinstance(o.op, SkipItem)]
+    skips = [o.op for o in op_steps if isinstance(o.op, SkipItem)]
     assert [s.skip_reason for s in skips] == [  # the revived, in the plan's order
         "10.147.0.6 belongs to back (default, Running) again", "instance back exists again"]
     assert len(plan) == 1 + len(ops)
     assert all(isinstance(o.op, SkipItem | DeleteVethPair | UnbindZone | DeleteNft
-                          | DeleteCacheFile) for o in plan.ops)
+                          | DeleteCacheFile) for o in op_steps)

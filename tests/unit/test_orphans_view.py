@@ -10,9 +10,10 @@ from textual.app import App, ComposeResult
 from textual.widgets import Button, DataTable, Static
 
 from coi_tui.backends.base import FirewallBackend
-from coi_tui.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, StepDone
-from coi_tui.models import Container, DirectRule, Link
-from coi_tui.services.audit import AuditLog
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import Container, Link
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, JobStarted, StepDone
 from coi_tui.services.orphan_clean import OrphanSources, scan
 from coi_tui.services.orphans import OrphanReport
 from coi_tui.ui.screens.orphans import (

@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from coi_tui.models import DirectRule, Mode, NetworkSettings, Plan, Step, StepAction
-from coi_tui.services.planner import plan_many, plan_removal, plan_transition
-from coi_tui.services.policy import BASE_RULE, desired_rules, owned_by
+from coi_tui.eras.firewalld.planner import plan_many, plan_removal, plan_transition
+from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules, owned_by
+from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction, rule_steps
+from coi_tui.models import Mode, NetworkSettings
+from coi_tui.plans import Plan
 from tests.unit.netsim import allowed, witnesses
 
 IP = "10.147.0.5"
@@ -113,7 +115,7 @@ def states(start: Iterable[DirectRule], plan: Plan) -> list[set[DirectRule]]:
     """Every rule set the firewall passes through while the plan runs, first and last included."""
     current = set(start)
     seen = [set(current)]
-    for step in plan.steps:
+    for step in rule_steps(plan):
         if step.action is StepAction.ADD:
             current.add(step.rule)
         else:
@@ -195,12 +197,12 @@ def test_the_plan_ends_exactly_at_the_desired_set_and_touches_nothing_else(
     seen = states(start, plan)
     base_after = BASE_RULE in start or bool(new)
     assert seen[-1] == set(new) | ({BASE_RULE} if base_after else set())
-    touched = [s.rule for s in plan.steps]
+    touched = [s.rule for s in rule_steps(plan)]
     assert len(touched) == len(set(touched))
     assert not set(touched) & (set(old) & set(new))
     # every step changes the firewall: no add of a present rule, no remove of a missing one
     assert all(before != after for before, after in pairwise(seen))
-    assert all(s.container == "c" and s.why for s in plan.steps)
+    assert all(s.container == "c" and s.why for s in rule_steps(plan))
 
 
 @examples(300)
@@ -214,14 +216,14 @@ def test_the_four_phases_in_order() -> None:
     old = desired_rules(IP, Mode.RESTRICTED, NetworkSettings(), GW)
     new = desired_rules(IP, Mode.ALLOWLIST, NetworkSettings(), GW, ["203.0.113.10"])
     plan = plan_transition(old, new, container="coi-lab-1", present=[BASE_RULE])
-    assert [(str(s), s.why) for s in plan.steps] == [
+    assert [(str(s), s.why) for s in rule_steps(plan)] == [
         ("+ ipv4 filter FORWARD 99 -s 10.147.0.5 -d 0.0.0.0/0 -j REJECT", "new reject, first"),
         ("- ipv4 filter FORWARD 50 -s 10.147.0.5 -d 0.0.0.0/0 -j ACCEPT", "old accept"),
         ("+ ipv4 filter FORWARD 1 -s 10.147.0.5 -d 203.0.113.10/32 -j ACCEPT", "new accept"),
     ]
-    assert {s.container for s in plan.steps} == {"coi-lab-1"}
+    assert {s.container for s in rule_steps(plan)} == {"coi-lab-1"}
     back = plan_transition(new, old, present=[BASE_RULE])
-    assert [str(s) for s in back.steps] == [
+    assert [str(s) for s in rule_steps(back)] == [
         "- ipv4 filter FORWARD 1 -s 10.147.0.5 -d 203.0.113.10/32 -j ACCEPT",
         "+ ipv4 filter FORWARD 50 -s 10.147.0.5 -d 0.0.0.0/0 -j ACCEPT",
         "- ipv4 filter FORWARD 99 -s 10.147.0.5 -d 0.0.0.0/0 -j REJECT",
@@ -231,12 +233,13 @@ def test_the_four_phases_in_order() -> None:
 def test_the_base_rule_is_added_first_when_missing_and_never_removed() -> None:
     new = desired_rules(IP, Mode.RESTRICTED, NetworkSettings(), GW)
     plan = plan_transition((), new)
-    assert plan.steps[0] == Step(StepAction.ADD, BASE_RULE, None, "shared rule, missing")
-    assert [s.rule for s in plan.steps].count(BASE_RULE) == 1
-    assert BASE_RULE not in {s.rule for s in plan_transition((), new, present=[BASE_RULE]).steps}
+    assert rule_steps(plan)[0] == Step(StepAction.ADD, BASE_RULE, None, "shared rule, missing")
+    assert [s.rule for s in rule_steps(plan)].count(BASE_RULE) == 1
+    present = plan_transition((), new, present=[BASE_RULE])
+    assert BASE_RULE not in {s.rule for s in rule_steps(present)}
     # towards nothing, and away from a set that had it: never removed
     assert plan_transition((), ()).empty
-    assert BASE_RULE not in {s.rule for s in plan_transition([*new, BASE_RULE], ()).steps}
+    assert BASE_RULE not in {s.rule for s in rule_steps(plan_transition([*new, BASE_RULE], ()))}
     # `keep` names the shared rules; with none, the base rule is an ordinary rule
     assert plan_transition([BASE_RULE], (), keep=()).steps == (
         Step(StepAction.REMOVE, BASE_RULE, None, "old accept"),
@@ -255,8 +258,8 @@ def test_removal_keeps_the_base_rule_and_only_closes_until_the_accepts_are_gone(
     seen = states({*old, BASE_RULE}, plan)
     assert seen[-1] == {BASE_RULE}
     first_reject = next(
-        (i for i, s in enumerate(plan.steps) if s.rule.verdict in ("REJECT", "DROP")),
-        len(plan.steps),
+        (i for i, s in enumerate(rule_steps(plan)) if s.rule.verdict in ("REJECT", "DROP")),
+        len(rule_steps(plan)),
     )
     # until the first REJECT goes, no state allows anything the old policy did not
     for state in seen[: first_reject + 1]:
@@ -267,7 +270,7 @@ def test_removal_keeps_the_base_rule_and_only_closes_until_the_accepts_are_gone(
 
 def test_removal_order_for_restricted() -> None:
     plan = plan_removal(desired_rules(IP, Mode.RESTRICTED, NetworkSettings(), GW), container="x")
-    assert [str(s) for s in plan.steps] == [
+    assert [str(s) for s in rule_steps(plan)] == [
         "- ipv4 filter FORWARD 0 -s 10.147.0.5 -d 10.147.0.1/32 -j ACCEPT",
         "- ipv4 filter FORWARD 50 -s 10.147.0.5 -d 0.0.0.0/0 -j ACCEPT",
         "- ipv4 filter FORWARD 10 -s 10.147.0.5 -d 10.0.0.0/8 -j REJECT",
@@ -301,8 +304,8 @@ def test_many_containers_add_the_base_rule_once_and_each_stays_fail_closed(
     )
     assert plan.title == "many"
     wants_base = base == "missing" and any(new for _, new in pairs)
-    assert [s.rule for s in plan.steps].count(BASE_RULE) == (1 if wants_base else 0)
-    order = [s.container for s in plan.steps]
+    assert [s.rule for s in rule_steps(plan)].count(BASE_RULE) == (1 if wants_base else 0)
+    order = [s.container for s in rule_steps(plan)]
     assert order == sorted(order, key=lambda c: ips.index(c or ""))
     seen = states(live, plan)
     for (old, new), ip in zip(pairs, ips, strict=False):
@@ -375,7 +378,7 @@ GROUPS: dict[str, Callable[[Step], bool]] = {
 
 
 def reordered(plan: Plan, order: Iterable[str]) -> Plan:
-    return Plan(tuple(s for name in order for s in plan.steps if GROUPS[name](s)))
+    return Plan(tuple(s for name in order for s in rule_steps(plan) if GROUPS[name](s)))
 
 
 def safe_by_the_three_rules(order: tuple[str, ...]) -> bool:

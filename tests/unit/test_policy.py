@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from coi_tui.models import DirectRule, Mode, NetworkSettings
-from coi_tui.services.policy import (
+from coi_tui.eras.firewalld.policy import (
     BASE_RULE,
     desired_rules,
     filter_allowed_ips,
@@ -16,6 +15,8 @@ from coi_tui.services.policy import (
     owned_by,
     rebinding_reason,
 )
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import Mode, NetworkSettings
 from tests.unit.netsim import may_allow, surely_rejects
 
 IP = "10.147.0.5"

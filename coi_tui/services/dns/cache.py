@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from coi_tui.eras.firewalld.policy import filter_allowed_ips
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
-from coi_tui.services.policy import filter_allowed_ips
 from coi_tui.services.resolve import Resolution, is_ipv4_literal, resolution_from_records
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as COI writes an empty cache

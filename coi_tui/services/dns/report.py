@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from coi_tui.keep.refresher import DnsState, RefreshResult
 from coi_tui.services.dns.cache import format_rfc3339
-from coi_tui.services.dns.refresher import DnsState, RefreshResult
 from coi_tui.services.dns.schedule import go_duration, seconds_until
 
 

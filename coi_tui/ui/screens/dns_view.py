@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
+from coi_tui.keep.refresher import DnsState
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
-from coi_tui.services.dns.refresher import DnsState
 from coi_tui.services.dns.report import timestamp
 from coi_tui.services.dns.schedule import seconds_until
 from coi_tui.ui.widgets.reconcile import reconcile_rows

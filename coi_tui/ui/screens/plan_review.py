@@ -1,4 +1,5 @@
-"""Plan review: the exact rules a change adds and removes, before anything runs.
+"""Plan review: every line a change runs (direct rules, or the nft transaction's script),
+before anything runs.
 
 Cancel is focused, so a stray Enter never applies; y applies, n and Esc cancel.
 """
@@ -11,15 +12,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from coi_tui.models import Plan, StepAction
+from coi_tui.plans import Plan, plan_summary
 
 
 def plan_lines(plan: Plan) -> list[str]:
-    return [
-        f"{'+' if step.action is StepAction.ADD else '-'} {step.rule}"
-        + (f"   [{step.container}]" if step.container else "")
-        for step in plan.steps
-    ]
+    return [f"{line}   [{line.owner}]" if line.owner else str(line) for line in plan.lines()]
 
 
 class PlanReview(ModalScreen[bool]):
@@ -34,17 +31,12 @@ class PlanReview(ModalScreen[bool]):
         self.title_text = title or plan.title or "Review the plan"
 
     def compose(self) -> ComposeResult:
-        adds = sum(1 for s in self.plan.steps if s.action is StepAction.ADD)
-        removes = len(self.plan) - adds
         with Vertical(id="plan-dialog"):
             yield Label(self.title_text, id="plan-title")
             if self.plan.empty:
                 yield Static("Nothing to change: the rules already match.", id="plan-summary")
             else:
-                yield Static(
-                    f"{len(self.plan)} step(s): {adds} rule(s) to add, {removes} to remove, "
-                    "in fail-closed order", id="plan-summary",
-                )
+                yield Static(plan_summary(self.plan), id="plan-summary")
             with VerticalScroll(id="plan-steps"):
                 for line in plan_lines(self.plan):
                     yield Static(line, classes="plan-add" if line[0] == "+" else "plan-remove",

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar, RichLog
 
-from coi_tui.engine import JobFinished, JobStarted, Notice, StepDone
+from coi_tui.runtime.engine import JobFinished, JobStarted, Notice, StepDone
 
 
 class ProgressPanel(Vertical):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.errors import FirewallError
-from coi_tui.models import DirectRule
 
 # firewalld's error codes (firewall/errors.py) that decide an outcome rather than fail it
 ALREADY_ENABLED = "ALREADY_ENABLED"

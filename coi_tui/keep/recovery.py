@@ -20,16 +20,10 @@ from collections.abc import Callable
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import ChangePlanner, record_outcome
-from coi_tui.engine import Built, FirewallEngine, Job, JobFinished
 from coi_tui.errors import CoiTuiError
-from coi_tui.models import (
-    FROZEN_BY_GUARD_KEY,
-    ContainerState,
-    Inventory,
-    Isolation,
-    ModeSource,
-)
-from coi_tui.services.audit import AuditLog
+from coi_tui.models import FROZEN_BY_GUARD_KEY, ContainerState, Inventory, Isolation, ModeSource
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import Built, FirewallEngine, Job, JobFinished
 from coi_tui.services.inventory import ENFORCING
 
 CAUSES = {

@@ -16,7 +16,7 @@ from jeepney import DBusAddress, Properties, new_method_call
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import DBusErrorResponse, unwrap_msg
 
-from coi_tui.backends.firewalld.errors import (
+from coi_tui.eras.firewalld.errors import (
     ALREADY_ENABLED,
     NOT_ENABLED,
     UNKNOWN_INTERFACE,
@@ -26,8 +26,8 @@ from coi_tui.backends.firewalld.errors import (
     refused,
     remove_action,
 )
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.errors import BackendUnavailable, CoiTuiError, FirewallDown, PermissionDenied
-from coi_tui.models import DirectRule
 
 BUS_NAME = "org.fedoraproject.FirewallD1"
 PATH = "/org/fedoraproject/FirewallD1"

@@ -22,9 +22,10 @@ from typing import cast
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import ChangePlanner, record_outcome
-from coi_tui.engine import Built, Job, JobFinished
+from coi_tui.eras.seam import CoiEra, owned
 from coi_tui.errors import CoiTuiError
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
+from coi_tui.runtime.engine import Built, Job, JobFinished
 from coi_tui.services.dns.cache import (
     CacheError,
     IpCache,
@@ -37,7 +38,6 @@ from coi_tui.services.dns.cache import (
 )
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
 from coi_tui.services.dns.schedule import DISABLED_NOTE, SCHEDULE_NOTE, interval_for
-from coi_tui.services.eras import CoiEra, owned
 from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Clock, Resolution, resolve_allowlist
 

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from coi_tui.eras.nft.text import canonical_rule, comment_of, join_tokens
 from coi_tui.models import HostEntry as HostEntry  # one class for config and policy
 from coi_tui.models import Mode
-from coi_tui.nft_text import canonical_rule, comment_of, join_tokens
 
 COI_TABLE = "coi"
 FILTER_TABLE = "filter"  # iptables-nft's table: only the NFT_* LOG rules in it are COI's

@@ -7,10 +7,11 @@ methods of the firewalld era refuse.
 
 from __future__ import annotations
 
-from coi_tui.backends.nft.cli import NftCli
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.eras.nft.cli import NftCli
+from coi_tui.eras.nft.objects import objects_of
 from coi_tui.errors import FirewallError
-from coi_tui.models import CoiRule, DirectRule
-from coi_tui.nft_rules import objects_of
+from coi_tui.models import CoiRule
 
 
 class NftFirewall:

@@ -12,7 +12,7 @@ from jeepney import MatchRule, message_bus
 from jeepney.io.blocking import DBusConnection, Proxy, open_dbus_connection
 
 from coi_tui.backends.base import EventSink
-from coi_tui.backends.firewalld.dbus import BUS_NAME, PATH
+from coi_tui.eras.firewalld.dbus import BUS_NAME, PATH
 
 
 def _owner_changes() -> MatchRule:

@@ -8,7 +8,7 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 
-from coi_tui.backends.firewalld.errors import (
+from coi_tui.eras.firewalld.errors import (
     ALREADY_ENABLED,
     NOT_ENABLED,
     UNKNOWN_INTERFACE,
@@ -18,8 +18,8 @@ from coi_tui.backends.firewalld.errors import (
     refused,
     remove_action,
 )
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.errors import BackendUnavailable, FirewallDown, PermissionDenied
-from coi_tui.models import DirectRule
 
 NOT_RUNNING_RC = 252  # firewall-cmd's exit status when firewalld does not answer
 

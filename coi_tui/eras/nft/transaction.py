@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from coi_tui.errors import BadInput
-from coi_tui.nft_models import (
+from coi_tui.eras.nft.model import (
     BASE_COMMENT,
     COI_TABLE,
     FILTER_TABLE,
@@ -33,14 +32,15 @@ from coi_tui.nft_models import (
     ip6_comment,
     set_names,
 )
-from coi_tui.nft_text import box_contains, box_intersects, canonical_element, element_box
-from coi_tui.services.nft_policy import (
+from coi_tui.eras.nft.policy import (
     BASE_RULE,
     monitor_rules,
     owned_rules,
     owned_sets,
     rules_with_comment,
 )
+from coi_tui.eras.nft.text import box_contains, box_intersects, canonical_element, element_box
+from coi_tui.errors import BadInput
 
 FORWARD_CHAIN = "{ type filter hook forward priority 10 ; policy accept ; }"
 INPUT_CHAIN = "{ type filter hook input priority filter ; policy accept ; }"

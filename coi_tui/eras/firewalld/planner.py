@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from coi_tui.models import DirectRule, Plan, Step, StepAction
-from coi_tui.services.policy import BASE_RULE
+from coi_tui.eras.firewalld.policy import BASE_RULE
+from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction, rule_steps
+from coi_tui.plans import Plan, PlanStep
 
 _CLOSING_TARGETS = frozenset({"REJECT", "DROP"})
 
@@ -86,9 +87,9 @@ def plan_removal(
 def plan_many(plans: Iterable[Plan], title: str = "") -> Plan:
     """Per-container plans one after the other. A rule that several of them add (the shared
     base rule, when it was missing) is added once, by the first."""
-    steps: list[Step] = []
+    steps: list[PlanStep] = []
     added: set[DirectRule] = set()
-    for step in (s for plan in plans for s in plan.steps):
+    for step in (s for plan in plans for s in rule_steps(plan)):
         if step.action is StepAction.ADD:
             if step.rule in added:
                 continue

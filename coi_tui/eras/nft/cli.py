@@ -13,9 +13,9 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from coi_tui.backends.nft.json_model import parse_document, parse_table
+from coi_tui.eras.nft.json_model import parse_document, parse_table
+from coi_tui.eras.nft.model import COI_TABLE, FILTER_TABLE, NftState, NftTable
 from coi_tui.errors import BackendUnavailable, FirewallError, PermissionDenied
-from coi_tui.nft_models import COI_TABLE, FILTER_TABLE, NftState, NftTable
 
 TIMEOUT = 10.0  # COI's own limit for one nft exec
 _LOCATION = re.compile(r"^(?:/dev/stdin|<cmdline>|[^:\s]+):\d+:\d+(?:-\d+)?:\s*")

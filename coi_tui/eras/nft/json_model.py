@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from coi_tui.eras.nft.model import NftChain, NftRule, NftSet, NftTable
+from coi_tui.eras.nft.text import flag_list, group
 from coi_tui.errors import FirewallError
-from coi_tui.nft_models import NftChain, NftRule, NftSet, NftTable
-from coi_tui.nft_text import flag_list, group
 
 # meta keys nft prints without the `meta` keyword
 _BARE_META = frozenset({"iif", "oif", "iifname", "oifname", "iiftype", "oiftype"})

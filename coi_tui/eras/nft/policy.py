@@ -13,9 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from coi_tui.errors import BadInput
-from coi_tui.models import Mode
-from coi_tui.nft_models import (
+from coi_tui.eras.nft.model import (
     ALL_PORTS,
     BASE_COMMENT,
     DesiredPolicy,
@@ -32,6 +30,8 @@ from coi_tui.nft_models import (
     set_name,
     set_names,
 )
+from coi_tui.errors import BadInput
+from coi_tui.models import Mode
 
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 METADATA_NETWORK = "169.254.0.0/16"

@@ -12,8 +12,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from coi_tui.models import CoiRule
-from coi_tui.nft_models import (
+from coi_tui.eras.nft.model import (
     COI_TABLE,
     DesiredPolicy,
     NftChain,
@@ -24,7 +23,8 @@ from coi_tui.nft_models import (
     RuleSpec,
     SetSpec,
 )
-from coi_tui.nft_text import canonical_element, join_tokens
+from coi_tui.eras.nft.text import canonical_element, join_tokens
+from coi_tui.models import CoiRule
 
 _VERDICTS = {"accept": "ACCEPT", "reject": "REJECT", "drop": "DROP"}
 

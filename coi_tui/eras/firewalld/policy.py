@@ -9,7 +9,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from coi_tui.models import DirectRule, Mode, NetworkSettings
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import Mode, NetworkSettings
 
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 METADATA_NETWORK = "169.254.0.0/16"

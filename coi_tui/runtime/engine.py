@@ -6,8 +6,9 @@ stops the plan, cancellation happens only between steps. Afterwards the worker r
 rules to verify, runs the job's success hook, and writes one audit line per step. Progress
 goes to a callback as frozen events; the UI turns them into messages.
 
-A plan may also carry operations (`Plan.ops`: a link, a zone binding, an nft rule, a file to
-remove) that run after its rule steps, one by one, reported, audited and verified the same way.
+A plan is one tuple of steps in both eras (plans.py): a firewalld direct rule, one nft
+transaction, an orphan's link or file. Each step runs itself and verifies itself; the audit gets
+one line per line of a step, with the real action (add, insert, delete, remove).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field, replace
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.errors import BackendUnavailable, CoiTuiError
-from coi_tui.models import OpStep, Plan, Step, StepAction
-from coi_tui.services.audit import AuditLog
-from coi_tui.services.hostlock import WRITER, Holder, HostLock
-from coi_tui.services.hostlock import Cancelled as LockWaitCancelled
+from coi_tui.models import CoiRule
+from coi_tui.plans import Plan, PlanStep
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.hostlock import WRITER, Holder, HostLock
+from coi_tui.runtime.hostlock import Cancelled as LockWaitCancelled
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class StepDone:
     job_id: int
     index: int  # 1-based
     total: int
-    step: Step | OpStep
+    step: PlanStep
     ok: bool
     detail: str  # "added", "already present", firewalld's reason, ...
 
@@ -192,15 +194,14 @@ class FirewallEngine:
         total = len(plan)
         self._emit(JobStarted(job.job_id, job.title, total, plan))
         try:
-            self._run_steps(job, plan, firewall)
-            ran = self._run_ops(job, plan, len(plan.steps))
+            ran = self._run_steps(job, plan, firewall)
         except Cancelled:
             self._finish(job, ok=False, cancelled=True)
             return
         except CoiTuiError as error:
             self._finish(job, ok=False, error=str(error))
             return
-        diff = self._verify(plan, firewall) + self._verify_ops(ran)
+        diff = self._verify(ran, firewall)
         if diff:
             self._finish(job, ok=False, verify_diff=diff, error="verification found differences")
             return
@@ -220,79 +221,56 @@ class FirewallEngine:
         if job.on_finished is not None:
             job.on_finished(event)
 
-    def _run_steps(self, job: Job, plan: Plan, firewall: FirewallBackend) -> None:
-        total = len(plan)
+    def _run_steps(self, job: Job, plan: Plan, firewall: FirewallBackend) -> list[PlanStep]:
+        """Each step re-checked just before it runs; returns those that ran (to verify)."""
+        total, ran = len(plan), []
         for index, step in enumerate(plan.steps, start=1):
             if self._is_cancelled(job.job_id):
                 raise Cancelled
             try:
-                detail = self._apply(step, firewall)
+                skip = step.skip_reason()
+                if skip:
+                    self._record(job, index, total, step, ok=True, detail=f"skipped: {skip}")
+                    continue
+                detail = step.run(firewall)
             except CoiTuiError as error:
                 self._record(job, index, total, step, ok=False, detail=str(error))
                 if isinstance(error, BackendUnavailable):
                     self._drop_firewall()
                 raise
+            ran.append(step)
             self._record(job, index, total, step, ok=True, detail=detail)
-
-    def _run_ops(self, job: Job, plan: Plan, done: int) -> list[OpStep]:
-        """The operations after the rule steps; returns those that ran (to verify)."""
-        ran = []
-        for index, item in enumerate(plan.ops, start=done + 1):
-            if self._is_cancelled(job.job_id):
-                raise Cancelled
-            try:
-                if not item.op.still_applies():
-                    self._record(job, index, len(plan), item, ok=True,
-                                 detail=f"skipped: {item.op.skip_reason}")
-                    continue
-                detail = item.op.run()
-            except CoiTuiError as error:
-                self._record(job, index, len(plan), item, ok=False, detail=str(error))
-                raise
-            ran.append(item)
-            self._record(job, index, len(plan), item, ok=True, detail=detail)
         return ran
 
-    @staticmethod
-    def _apply(step: Step, firewall: FirewallBackend) -> str:
-        # Re-check just before acting: the state may have moved since the plan was shown.
-        if step.action is StepAction.ADD:
-            return "added" if firewall.add_rule(step.rule) else "already present"
-        return "removed" if firewall.remove_rule(step.rule) else "already gone"
-
-    def _record(self, job: Job, index: int, total: int, step: Step | OpStep, *, ok: bool,
+    def _record(self, job: Job, index: int, total: int, step: PlanStep, *, ok: bool,
                 detail: str) -> None:
-        what = ({"action": step.action.value, "rule": str(step.rule)} if isinstance(step, Step)
-                else {"action": "remove", "op": str(step.op)})
-        self._audit.write(
-            job=job.job_id, title=job.title, kind=job.kind, step=index, of=total,
-            container=step.container, **what, ok=ok, detail=detail,
-        )
+        lines = step.lines()
+        for number, line in enumerate(lines, start=1):
+            where = {"line": number, "lines": len(lines)} if len(lines) > 1 else {}
+            self._audit.write(
+                job=job.job_id, title=job.title, kind=job.kind, step=index, of=total, **where,
+                container=line.owner or step.container, action=line.action, what=line.text,
+                ok=ok, detail=detail,
+            )
         self._emit(StepDone(job.job_id, index, total, step, ok, detail))
 
     @staticmethod
-    def _verify(plan: Plan, firewall: FirewallBackend) -> tuple[str, ...]:
-        if not plan.steps:
-            return ()  # nothing of firewalld's to check (an ops-only plan)
-        present = set(firewall.list_rules())
-        diff = []
-        for step in plan.steps:
-            there = step.rule in present
-            if step.action is StepAction.ADD and not there:
-                diff.append(f"missing after apply: {step.rule}")
-            if step.action is StepAction.REMOVE and there:
-                diff.append(f"still present after removal: {step.rule}")
-        return tuple(diff)
+    def _verify(ran: Sequence[PlanStep], firewall: FirewallBackend) -> tuple[str, ...]:
+        """Every step that ran checks itself against ONE read of the firewall."""
+        seen: list[Sequence[CoiRule]] = []
 
-    @staticmethod
-    def _verify_ops(ran: Sequence[OpStep]) -> tuple[str, ...]:
-        diff = []
-        for item in ran:
+        def present() -> Sequence[CoiRule]:
+            if not seen:
+                seen.append(firewall.list_rules())
+            return seen[0]
+
+        diff: list[str] = []
+        for step in ran:
             try:
-                if not item.op.gone():
-                    diff.append(f"still present after removal: {item}")
+                diff += step.verify(present)
             except CoiTuiError as error:
-                diff.append(f"could not verify {item}: {error}")
+                diff.append(f"could not verify {step.lines()[0] if step.lines() else step}: "
+                            f"{error}")
         return tuple(diff)
 
     def _drop_firewall(self) -> None:

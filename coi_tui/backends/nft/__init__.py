@@ -1,1 +1,0 @@
-"""COI's nftables era: `nft -j` reader and `nft -f -` runner."""

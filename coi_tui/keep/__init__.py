@@ -1,0 +1,2 @@
+"""What keeps isolation over time, for the TUI and `watch` alike: recovery, the allowlist
+refresher."""

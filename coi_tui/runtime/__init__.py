@@ -1,0 +1,1 @@
+"""What runs changes: the one firewall worker, its audit log, the writer lock per host."""
