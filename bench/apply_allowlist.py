@@ -13,12 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from coi_tui.backends.firewalld import DBusFirewall
-from coi_tui.engine import Built, FirewallEngine, Job, JobFinished
-from coi_tui.models import DirectRule, Mode, NetworkSettings
-from coi_tui.services.audit import AuditLog
-from coi_tui.services.planner import plan_many, plan_transition
-from coi_tui.services.policy import BASE_RULE, desired_rules
+from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.eras.firewalld.planner import plan_many, plan_transition
+from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules
+from coi_tui.eras.firewalld.rules import DirectRule
+from coi_tui.models import Mode, NetworkSettings
+from coi_tui.runtime.audit import AuditLog
+from coi_tui.runtime.engine import Built, FirewallEngine, Job, JobFinished
 
 GATEWAY = "10.147.0.1"
 SETTINGS = NetworkSettings(allowed_domains=("203.0.113.10", "203.0.113.20"))
