@@ -87,6 +87,23 @@ class Plan:
         return {sign: sum(1 for line in lines if line.sign == sign) for sign in "+-"}
 
 
+def step_label(step: PlanStep) -> str:
+    """A step on one line, for progress: its line, or what its lines are."""
+    lines = step.lines()
+    if len(lines) == 1:
+        return str(lines[0])
+    owner = f"{step.container}: " if step.container else ""
+    return f"{owner}one transaction, {len(lines)} lines"
+
+
+def review_lines(plan: Plan) -> list[str]:
+    """What the review and --dry-run list: every line; whose it is when several own them."""
+    lines = plan.lines()
+    several = len({line.owner for line in lines}) > 1
+    return [f"{line}   [{line.owner}]" if several and line.owner else str(line)
+            for line in lines]
+
+
 def plan_summary(plan: Plan) -> str:
     """One line for the review and --dry-run: how many steps, lines, adds and removals."""
     if plan.empty:

@@ -10,7 +10,7 @@ from coi_tui.backends.base import ContainerBackend
 from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
 from coi_tui.cli.output import print_json
 from coi_tui.cli.settings import settings_from_args
-from coi_tui.plans import Plan, plan_summary
+from coi_tui.plans import Plan, plan_summary, review_lines
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import (
     EngineEvent,
@@ -23,19 +23,24 @@ from coi_tui.runtime.engine import (
 from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
 
 
-def plan_record(plan: Plan) -> list[dict[str, object]]:
-    """Every line of every step, as it will run: the real action, the text, whose it is."""
-    return [
-        {"step": index, "action": line.action, "line": line.text,
-         "container": line.owner or step.container, "why": step.why}
-        for index, step in enumerate(plan.steps, start=1) for line in step.lines()
-    ]
+def plan_record(plan: Plan) -> dict[str, object]:
+    """The plan as it will run: each step with every line, its real action and owner."""
+    return {
+        "title": plan.title,
+        "summary": plan_summary(plan),
+        "steps": [
+            {"container": step.container, "why": step.why,
+             "lines": [{"action": line.action, "text": line.text,
+                        "container": line.owner or step.container} for line in step.lines()]}
+            for step in plan.steps
+        ],
+    }
 
 
 def print_plan(plan: Plan) -> None:
     print(f"plan: {plan.title} ({plan_summary(plan)})")
-    for line in plan.lines():
-        print(f"  {line}   [{line.owner}]" if line.owner else f"  {line}")
+    for line in review_lines(plan):
+        print(f"  {line}")
 
 
 def run_change(args: argparse.Namespace, build: BuildChange) -> int:
@@ -56,8 +61,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
             firewall.close()
             containers.close()
         if as_json:
-            print_json({"title": change.plan.title, "steps": plan_record(change.plan),
-                        "applied": False})
+            print_json({**plan_record(change.plan), "applied": False})
         else:
             print_plan(change.plan)
         return 0
@@ -70,8 +74,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
             if not as_json:
                 print_plan(event.plan)
         elif isinstance(event, StepDone) and not as_json:
-            mark = "ok  " if event.ok else "FAIL"
-            print(f"[{event.index}/{event.total}] {mark} {event.step}  ({event.detail})")
+            print(event)
         elif isinstance(event, Notice):
             print(f"coi-tui: {event.text}", file=sys.stderr, flush=True)
         elif isinstance(event, JobFinished):
@@ -89,8 +92,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     for warning in result.warnings:
         print(f"coi-tui: warning: {warning}", file=sys.stderr)
     if as_json:
-        print_json({"title": plan.title, "steps": plan_record(plan),
-                    "applied": result.ok, "error": result.error,
+        print_json({**plan_record(plan), "applied": result.ok, "error": result.error,
                     "verify_diff": list(result.verify_diff),
                     "warnings": list(result.warnings)})
     elif result.ok:

@@ -116,9 +116,7 @@ def _engine(args: argparse.Namespace, refresher_box: list[DnsRefresher],
             failed: list[JobFinished]) -> FirewallEngine:
     def report(event: EngineEvent) -> None:
         if isinstance(event, StepDone) and not args.json:
-            mark = "ok  " if event.ok else "FAIL"
-            print(f"  [{event.index}/{event.total}] {mark} {event.step}  ({event.detail})",
-                  flush=True)
+            print(f"  {event}", flush=True)
         elif isinstance(event, JobFinished):
             if refresher_box:
                 refresher_box[0].job_finished(event)

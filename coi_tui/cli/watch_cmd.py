@@ -22,6 +22,7 @@ from coi_tui.errors import CoiTuiError
 from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import Inventory
+from coi_tui.plans import step_label
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import (
     EngineEvent,
@@ -80,8 +81,8 @@ def engine_line(event: EngineEvent) -> str | None:
     if isinstance(event, JobStarted):
         return f"job {event.job_id} started: {event.title} ({event.total} step(s))"
     if isinstance(event, StepDone) and not event.ok:
-        return f"job {event.job_id} step {event.index}/{event.total} FAILED: {event.step}: " \
-               f"{event.detail}"
+        return (f"job {event.job_id} step {event.index}/{event.total} FAILED: "
+                f"{step_label(event.step)}: {event.detail}")
     if isinstance(event, JobFinished):
         if event.ok:
             return f"job {event.job_id} done: {event.title}" + "".join(

@@ -12,11 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from coi_tui.plans import Plan, plan_summary
-
-
-def plan_lines(plan: Plan) -> list[str]:
-    return [f"{line}   [{line.owner}]" if line.owner else str(line) for line in plan.lines()]
+from coi_tui.plans import Plan, plan_summary, review_lines
 
 
 class PlanReview(ModalScreen[bool]):
@@ -38,7 +34,7 @@ class PlanReview(ModalScreen[bool]):
             else:
                 yield Static(plan_summary(self.plan), id="plan-summary")
             with VerticalScroll(id="plan-steps"):
-                for line in plan_lines(self.plan):
+                for line in review_lines(self.plan):
                     yield Static(line, classes="plan-add" if line[0] == "+" else "plan-remove",
                                  markup=False)
             with Horizontal(id="plan-buttons"):

@@ -38,8 +38,7 @@ class ProgressPanel(Vertical):
 
     def step(self, event: StepDone) -> None:
         self.query_one(ProgressBar).update(progress=event.index)
-        mark = "ok  " if event.ok else "FAIL"
-        self._log(f"  [{event.index}/{event.total}] {mark} {event.step}  ({event.detail})")
+        self._log(f"  {event}")
 
     def finished(self, event: JobFinished) -> None:
         if event.ok:
