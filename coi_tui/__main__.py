@@ -1,3 +1,3 @@
-from coi_tui.cli import main
+from coi_tui.main import main
 
 raise SystemExit(main())

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from coi_tui.cli.settings import locations_from_env
 from coi_tui.models import NetworkSettings
 from coi_tui.ui.app import CoiApp
 from coi_tui.ui.run import real_wiring
 from coi_tui.ui.screens.plan_review import PlanReview
-from coi_tui.wiring import Scope
+from coi_tui.wiring import Scope, locations_from_env
 
 SIZE = (132, 38)
 DOMAINS = ("api.lab.test", "cdn.lab.test", "rebind.lab.test", "198.51.100.7")

@@ -9,7 +9,6 @@ from dataclasses import replace
 from coi_tui.backends.base import ContainerBackend
 from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
 from coi_tui.cli.output import print_json
-from coi_tui.cli.settings import settings_from_args
 from coi_tui.plans import Plan, plan_summary, review_lines
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import (
@@ -20,7 +19,7 @@ from coi_tui.runtime.engine import (
     Notice,
     StepDone,
 )
-from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
+from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers, settings_from_args
 
 
 def plan_record(plan: Plan) -> dict[str, object]:

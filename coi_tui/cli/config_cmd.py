@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from coi_tui.cli import settings
+from coi_tui import wiring as settings
 from coi_tui.cli.output import print_json
 from coi_tui.services.config import (
     DEFAULTS,

@@ -20,7 +20,6 @@ from typing import Any
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.cli.output import print_json, print_table
-from coi_tui.cli.settings import settings_from_args
 from coi_tui.errors import BadInput, CoiTuiError
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import CoiRule, NetworkSettings
@@ -28,7 +27,7 @@ from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
 from coi_tui.services.dns.report import refresh_line, state_record
 from coi_tui.services.dns.schedule import seconds_until
-from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers
+from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers, settings_from_args
 
 
 def register(sub: Any) -> None:

@@ -6,10 +6,9 @@ import argparse
 from typing import Any
 
 from coi_tui.cli.output import print_json, print_table
-from coi_tui.cli.settings import view_settings
 from coi_tui.errors import BackendUnavailable
 from coi_tui.models import ContainerState, Inventory, Isolation
-from coi_tui.wiring import Scope, inventory_source
+from coi_tui.wiring import Scope, inventory_source, view_settings
 
 
 def register(sub: Any) -> None:

@@ -17,7 +17,6 @@ import time
 from types import FrameType
 from typing import Any
 
-from coi_tui.cli.settings import settings_from_args
 from coi_tui.errors import CoiTuiError
 from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher, DnsState
@@ -44,6 +43,7 @@ from coi_tui.wiring import (
     inventory_source,
     open_coi_firewall,
     open_containers,
+    settings_from_args,
 )
 
 

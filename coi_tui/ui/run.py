@@ -7,12 +7,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from coi_tui.cli.settings import (
-    config_problem_line,
-    edit_target,
-    locations_from_env,
-    settings_or_problem,
-)
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.orphan_clean import default_sources
@@ -21,11 +15,15 @@ from coi_tui.ui.app import BackendEventSink, CoiApp, Watcher, WatcherFactory, Wi
 from coi_tui.wiring import (
     Scope,
     change_planner,
+    config_problem_line,
     dns_refresher,
+    edit_target,
     event_watchers,
     inventory_source,
+    locations_from_env,
     open_coi_firewall,
     open_containers,
+    settings_or_problem,
 )
 
 

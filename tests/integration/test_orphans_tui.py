@@ -50,7 +50,7 @@ async def test_mark_two_review_confirm_on_the_lab(tmp_path: Path) -> None:
             await wait_until(lambda: not ({o.key for o in host.view.report.orphans} & ours),
                              timeout=15)
             assert host.progress.has_text("[1/2] ok   - " + line)
-            assert host.progress.has_text(f"[2/2] ok   delete veth pair {PAIR[0]} <-> {PAIR[1]}")
+            assert host.progress.has_text(f"[2/2] ok   - delete veth pair {PAIR[0]} <-> {PAIR[1]}")
         firewall.close()
         assert line not in lab.direct_rules()
         assert not Path("/sys/class/net", PAIR[0]).exists()

@@ -182,7 +182,7 @@ def test_switching_50_times_under_a_1khz_prober_lets_nothing_through(
 
 SWITCHER = f"""
 import sys, time
-from coi_tui.cli import main
+from coi_tui.main import main
 start = time.monotonic()
 for mode in ["allowlist", "restricted"] * 25:
     assert main(["apply", sys.argv[1], "--mode", mode, "--allow", "{lab.INTERNET_HOST}"]) == 0

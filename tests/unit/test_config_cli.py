@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from coi_tui.cli import main, settings
+from coi_tui import wiring as settings
+from coi_tui.main import main
 from coi_tui.services.config import Locations
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "coi_sample_config.toml"

@@ -14,8 +14,9 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Switch, TextArea
 
-from coi_tui.cli import main, settings
+from coi_tui import wiring as settings
 from coi_tui.eras.nft.model import HostEntry as NftHostEntry
+from coi_tui.main import main
 from coi_tui.models import HostEntry, Mode
 from coi_tui.services.config import ConfigEditor, ConfigError, Locations, load_effective, problems
 from coi_tui.services.config.validate import parse_toml

@@ -166,7 +166,7 @@ async def test_mark_two_review_confirm_both_gone_with_progress(tmp_path: Path) -
         home = tmp_path / "home" / ".coi" / "network-cache"
         assert sorted(p.name for p in home.iterdir()) == ["coi-a.json", "gone-2.json"]
         assert host.progress.has_text("[1/2] ok   - " + str(dead_rule("10.147.0.99")))
-        assert host.progress.has_text("[2/2] ok   delete ")
+        assert host.progress.has_text("[2/2] ok   - delete ")
         assert host.progress.has_text("done, verified")
         assert [item for _, item in rows(host)] == [
             "Orphaned firewall rules (1)", str(dead_rule("10.147.0.9")),
