@@ -32,6 +32,7 @@ from coi_tui.errors import CoiTuiError, PermissionDenied
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
 from coi_tui.runtime.engine import Job
+from coi_tui.services.checks import Check, run_checks, run_nft_checks
 from coi_tui.services.config import ConfigError, Locations, load_effective
 from coi_tui.services.config.layers import builtin_defaults
 from coi_tui.services.dns.cache import cached_allowlist
@@ -94,6 +95,16 @@ def open_coi_firewall(scope: Scope) -> FirewallBackend:
     if host_era(scope.era).era == "nft":
         return NftFirewall()
     return open_firewall("auto")
+
+
+def host_checks(scope: Scope) -> list[Check]:
+    """`coi-tui check`: the era and why, then what the era's isolation needs."""
+    choice = host_era(scope.era)
+    era = Check("era", "warn" if choice.both else "ok", f"{choice.era}: {choice.reason}")
+    containers = partial(open_containers, scope)
+    if choice.era == "nft":
+        return [era, *run_nft_checks(open_coi_firewall(scope), containers)]
+    return [era, *run_checks(open_firewall, containers)]
 
 
 def event_watchers(scope: Scope, sink: EventSink) -> list[IncusEvents | FirewallSignals]:

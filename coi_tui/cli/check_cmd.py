@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from functools import partial
 from typing import Any
 
 from coi_tui.cli.output import print_json
-from coi_tui.eras.firewalld.access import open_firewall
-from coi_tui.services.checks import Check, run_checks, run_nft_checks
-from coi_tui.wiring import Scope, host_era, open_coi_firewall, open_containers
+from coi_tui.services.checks import Check
+from coi_tui.wiring import Scope, host_checks
 
 
 def register(sub: Any) -> None:
@@ -20,14 +18,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scope = Scope.from_args(args)
-    choice = host_era(scope.era)
-    era = Check("era", "warn" if choice.both else "ok", f"{choice.era}: {choice.reason}")
-    containers = partial(open_containers, scope)
-    if choice.era == "nft":
-        checks = [era, *run_nft_checks(open_coi_firewall(scope), containers)]
-    else:
-        checks = [era, *run_checks(open_firewall, containers)]
+    checks = host_checks(Scope.from_args(args))
     if args.json:
         print_json({"checks": [c.as_dict() for c in checks], "ok": all_ok(checks)})
     else:
