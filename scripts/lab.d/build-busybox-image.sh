@@ -1,9 +1,15 @@
 #!/bin/bash
 # Build a tiny busybox-based Incus container image (unified tarball: metadata.yaml + rootfs/)
-# and import it as alias $IMAGE_ALIAS. Needs: busybox-static (Debian), a running incusd.
+# and import it as alias $IMAGE_ALIAS. Needs: busybox-static (Debian), musl-tools, a running incusd.
 # The container's init is busybox init; /etc/init.d/rcS brings up lo and runs udhcpc on eth0.
+# /usr/bin/hget (hget.c, static musl) fetches http:// URLs by name with a timeout that works
+# (busybox wget -T segfaults); musl's getaddrinfo reads /etc/hosts, then resolv.conf.
+# The image property lab_version (= $IMAGE_VERSION, set by scripts/lab) tells `up` whether the
+# image is outdated; Incus copies it to each container as image.lab_version.
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IMAGE_ALIAS=${IMAGE_ALIAS:-coi-busybox}
+IMAGE_VERSION=${IMAGE_VERSION:?set by scripts/lab}
 WORK=${WORK:-/var/tmp/coi-image}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
@@ -21,6 +27,10 @@ cp "$BUSYBOX" "$R/bin/busybox"
 for app in $("$BUSYBOX" --list-full); do
   [ -e "$R/$app" ] || ln -s /bin/busybox "$R/$app"
 done
+command -v musl-gcc >/dev/null || { echo "need musl-gcc (apt-get install musl-tools)" >&2; exit 1; }
+musl-gcc -static -Os -Wall -o "$R/usr/bin/hget" "$HERE/hget.c"
+strip "$R/usr/bin/hget"
+if ldd "$R/usr/bin/hget" >/dev/null 2>&1; then echo "hget is not static" >&2; exit 1; fi
 
 cat > "$R/etc/inittab" <<'EOF'
 ::sysinit:/etc/init.d/rcS
@@ -60,6 +70,8 @@ chmod +x "$R/usr/share/udhcpc/default.script"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$R/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$R/etc/group"
 echo busybox > "$R/etc/hostname"
+# what a distro image has; COI's allowlist mode appends its block (the containers' only resolver)
+printf '127.0.0.1\tlocalhost\n' > "$R/etc/hosts"
 : > "$R/etc/resolv.conf"
 
 cat > "$WORK/metadata.yaml" <<EOF
@@ -67,13 +79,20 @@ architecture: $(uname -m)
 creation_date: $(date +%s)
 properties:
   architecture: $(uname -m)
-  description: busybox $("$BUSYBOX" | head -1 | awk '{print $2}') lab image for coi-tui
+  description: busybox $("$BUSYBOX" | head -1 | awk '{print $2}') + hget lab image for coi-tui (lab_version $IMAGE_VERSION)
   os: busybox
   release: static
+  lab_version: "$IMAGE_VERSION"
 templates: {}
 EOF
 
 tar -C "$WORK" --numeric-owner -czf "$WORK/image.tar.gz" metadata.yaml rootfs
-incus image delete "$IMAGE_ALIAS" >/dev/null 2>&1 || true
-incus image import "$WORK/image.tar.gz" --alias "$IMAGE_ALIAS"
+# import first, then move the alias: a launch running meanwhile finds the old or the new image,
+# never none. A unified tarball's fingerprint is its sha256.
+new=$(sha256sum "$WORK/image.tar.gz" | cut -d' ' -f1)
+old=$(incus query "/1.0/images/aliases/$IMAGE_ALIAS" 2>/dev/null | sed -n 's/.*"target": "\([0-9a-f]*\)".*/\1/p')
+incus image import "$WORK/image.tar.gz"
+if [ -n "$old" ]; then incus image alias delete "$IMAGE_ALIAS"; fi
+incus image alias create "$IMAGE_ALIAS" "$new"
+if [ -n "$old" ] && [ "$old" != "$new" ]; then incus image delete "$old"; fi
 incus image list "$IMAGE_ALIAS" -f csv -c lfsd

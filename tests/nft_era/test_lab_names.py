@@ -1,7 +1,8 @@
 """Names in the lab: inside a container `hget` (static musl, scripts/lab.d/hget.c) resolves
-through /etc/hosts as COI's allowlist mode leaves it, and fails with one clear line (never a
-crash like busybox wget) on a name nobody knows; on the host the lab DNS serves the
-allowlist-ready names www.lab.test and www2.lab.test."""
+through /etc/hosts as COI's allowlist mode leaves it (DNS rejected, COI's block the only
+resolver), and fails with one clear line on a name nobody knows (never a crash: busybox wget
+segfaults on its own timeout); on the host the lab DNS serves the allowlist-ready names
+www.lab.test and www2.lab.test."""
 
 from __future__ import annotations
 
@@ -57,6 +58,22 @@ def hosts_lines(*lines: str) -> Iterator[None]:
         assert (after.stdout if after.returncode == 0 else None) == original
 
 
+@contextmanager
+def dns_rejected() -> Iterator[None]:
+    """DNS as COI's allowlist mode leaves it: the container's queries to the gateway rejected
+    (COI's input rule `th dport 53 reject`), here in a table of this test's own."""
+    ip, table = lab.container_ip(CONTAINER), f"coi_lab_names_{os.getpid()}"
+    subprocess.run(["nft", "-f", "-"], text=True, capture_output=True, timeout=15, check=True,
+                   input=f"add table ip {table}\n"
+                         f"add chain ip {table} input {{ type filter hook input priority -5 ; }}\n"
+                         f"add rule ip {table} input ip saddr {ip} meta l4proto {{ tcp, udp }} "
+                         f"th dport 53 reject\n")
+    try:
+        yield
+    finally:
+        lab.run("nft", "delete", "table", "ip", table)
+
+
 def lab_dns(name: str) -> dns.resolver.Answer | int:
     """The lab DNS server's answer, or its rcode when it has none."""
     resolver = dns.resolver.Resolver(configure=False)
@@ -91,6 +108,20 @@ def test_an_unknown_name_fails_with_one_clear_line() -> None:
     # exit 3 (not 139, not a signal: busybox wget segfaults right there)
     assert (result.returncode, result.stdout) == (3, ""), result
     assert result.stderr == f"hget: {UNKNOWN}: cannot resolve: Name does not resolve\n"
+
+
+def test_with_dns_rejected_the_hosts_file_is_the_only_resolver() -> None:
+    with dns_rejected(), hosts_lines(f"{lab.INTERNET_HOST}\twww.lab.test"):
+        listed = hget("http://www.lab.test/")
+        assert (listed.returncode, listed.stdout, listed.stderr) == (0, PAGE, "")
+        start = time.monotonic()
+        unlisted = hget("http://www2.lab.test/")  # the lab DNS knows it: DNS is what is blocked
+        assert time.monotonic() - start < 2  # at once, not after the resolver's timeout
+        assert (unlisted.returncode, unlisted.stderr) == (
+            3, f"hget: www2.lab.test: cannot resolve: not in /etc/hosts, and DNS refused "
+               f"({lab.GATEWAY})\n")
+    again = hget("http://www2.lab.test/")
+    assert (again.returncode, again.stdout) == (0, PAGE)  # DNS answers again
 
 
 def test_errors_and_the_timeout_are_one_line_each() -> None:
