@@ -2,7 +2,7 @@
 the lab: CPU used over a window, as a share of one core, and the resident memory.
 
 Run as root with the lab up:  .venv/bin/python bench/idle_cpu.py [SECONDS]
-Targets (design.md §7): idle CPU <= 2 % over 60 s; RSS <= 150 MB.
+Targets (docs/design.md §7): idle CPU <= 2 % over 60 s; RSS <= 150 MB.
 """
 
 from __future__ import annotations

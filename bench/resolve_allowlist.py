@@ -3,7 +3,7 @@ concurrent resolution vs COI's way (one domain after the other), side by side in
 
 Run with the repo's venv:  .venv/bin/python bench/resolve_allowlist.py [N] [DELAY_MS]
 Starts its own copy of the lab's DNS server on 127.0.0.1 (a free port), never another host.
-Target (design.md §7): concurrent <= 1/5 of sequential.
+Target (docs/design.md §7): concurrent <= 1/5 of sequential.
 """
 
 from __future__ import annotations

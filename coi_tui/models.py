@@ -121,7 +121,7 @@ class NetworkSettings:
     allow_local_network_access: bool = False
     allowed_domains: tuple[str, ...] = ()  # as written: nft-era entries may be `dest:ports`
     refresh_interval_minutes: int = 30
-    # COI's nftables era (coi-nft-spec.md §6); the firewalld era has no use for them
+    # COI's nftables era (docs/coi-nft-era.md §6); the firewalld era has no use for them
     use_sudo: bool = True
     dns_servers: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = ()

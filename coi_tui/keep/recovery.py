@@ -1,4 +1,4 @@
-"""Keeps recorded modes in force: isolation is never lost silently (design.md invariant 9).
+"""Keeps recorded modes in force: isolation is never lost silently (docs/design.md §3.9).
 
 Every way COI's rules disappear ends in an inventory snapshot that shows it: firewalld reloaded
 or restarted (its signals wake the poller), a rule removed by someone else (RuleRemoved), a

@@ -2,17 +2,18 @@
 
 Per domain: its A records and an absolute expiry. The expiry comes from dnspython's
 `answer.expiration`, which already takes the minimum TTL over the whole answer chain (a
-short-TTL CNAME in front of a long-TTL A counts), with COI's 60 s floor applied (spec §3.1).
-Raw IPv4 entries pass through with TTL 0; IPv6 literals are refused with COI's message.
+short-TTL CNAME in front of a long-TTL A counts), with COI's 60 s floor applied
+(docs/coi-firewalld-era.md §3.1). Raw IPv4 entries pass through with TTL 0; IPv6 literals
+are refused with COI's message.
 
-Entries of COI's nft era may carry ports, `dest:443,8000-8100` (coi-nft-spec.md §4.1): the
+Entries of COI's nft era may carry ports, `dest:443,8000-8100` (docs/coi-nft-era.md §4.1): the
 name is resolved without them and its record is the name's (one record for `x` and `x:443`).
 The firewalld era has no per-port rules, so there the ports widen to every port; an IPv4 CIDR
 (nft era: a static set element) is no single address and fails here with that reason.
 
 Addresses a *domain* resolves to that are private, loopback, link-local or otherwise no public
-host are refused unless local network access is allowed: DNS must not open the LAN (design.md
-§3, invariant 6; `policy.filter_allowed_ips`). A literal the user wrote is taken as meant.
+host are refused unless local network access is allowed: DNS must not open the LAN (docs/design.md
+§3.6; `policy.filter_allowed_ips`). A literal the user wrote is taken as meant.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Isolation is never lost silently (design.md invariants 9 and 10), against the real lab:
+"""Isolation is never lost silently (docs/design.md §3.9, §3.10), against the real lab:
 firewalld stopped and started again, a rule removed by hand, a container that moved to another
 address, the freeze guard, one writer at a time, one `watch` per host, flows not cut."""
 

@@ -1,7 +1,7 @@
 /* Sends one UDP datagram every PERIOD_US microseconds to DST:PORT, each from a fresh socket
  * (a new source port, so every probe is a NEW conntrack flow judged by the FORWARD rules on its
  * own), never waiting for a reply. Absolute pacing on CLOCK_MONOTONIC, no catch-up bursts.
- * Usage: udp_prober DST PORT PERIOD_US SECONDS      (see docs exposure-window.md) */
+ * Usage: udp_prober DST PORT PERIOD_US SECONDS      (see docs/exposure-window.md §3) */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>

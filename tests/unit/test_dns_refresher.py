@@ -92,7 +92,7 @@ def test_a_changed_ip_queues_one_fail_closed_reapply_per_changed_container(
     plan, _hook = rig.jobs[0].build(rig.firewall)
     ip = rig.boxes[0].ipv4
     steps = [(s.action, s.rule.destination, s.rule.verdict) for s in rule_steps(plan)]
-    # the planner's fail-closed order (design.md invariant 1): the old ACCEPT goes before the
+    # the planner's fail-closed order (docs/design.md §3.1): the old ACCEPT goes before the
     # new one comes, so the container never holds both; CDN and every REJECT stay untouched
     assert steps == [(StepAction.REMOVE, f"{OLD}/32", "ACCEPT"),
                      (StepAction.ADD, f"{NEW}/32", "ACCEPT")]

@@ -328,7 +328,8 @@ def coi_apply(rules: Iterable[DirectRule]) -> list[Step]:
 
 
 def coi_refresh(old: Iterable[DirectRule], new: Iterable[DirectRule]) -> Plan:
-    """ApplyAllowlist(new); RemoveRules(ip); ApplyAllowlist(new) (coi-network-spec.md §3.2)."""
+    """ApplyAllowlist(new); RemoveRules(ip); ApplyAllowlist(new)
+    (docs/coi-firewalld-era.md §3.2)."""
     after_first_apply = {*old, BASE_RULE, *new}
     return Plan((*coi_apply(new), *coi_remove_rules(after_first_apply, IP), *coi_apply(new)))
 

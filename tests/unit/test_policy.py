@@ -1,4 +1,4 @@
-"""COI's rule sets per mode, written out literally from coi-network-spec.md §2.3; mode
+"""COI's rule sets per mode, written out literally from docs/coi-firewalld-era.md §2.3; mode
 signatures; exact ownership; the DNS-rebinding filter."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Actual + desired rules -> an ordered, fail-closed plan. Pure.
 
-Order (design.md §3.1): add new REJECTs, remove old ACCEPTs, add new ACCEPTs, remove old
+Order (docs/design.md §3.1): add new REJECTs, remove old ACCEPTs, add new ACCEPTs, remove old
 REJECTs; rules in both sets stay untouched. COI's "remove everything, then re-add" instead
-opens the LAN for about a second per refresh (exposure-window.md).
+opens the LAN for about a second per refresh (docs/exposure-window.md).
 
 Why it is safe: for a NEW flow, adding a REJECT or removing an ACCEPT can only take
 destinations away, and adding an ACCEPT or removing a REJECT can only give them, whatever the

@@ -1,6 +1,6 @@
 """COI's desired direct rules per mode (firewalld era), exactly as COI applies them. Pure.
 
-Tables: coi-network-spec.md §2.3. The shared conntrack rule (`BASE_RULE`) is not part of any
+Tables: docs/coi-firewalld-era.md §2.3. The shared conntrack rule (`BASE_RULE`) is not part of any
 container's set: COI adds it before every mode and never removes it.
 """
 
@@ -77,7 +77,7 @@ def _is_coi_rule(rule: DirectRule, priority: int, *tail: str) -> bool:
 
 
 def infer_mode(rules: Iterable[DirectRule]) -> Mode | None:
-    """The mode COI's signatures name in one container's rules (design.md §4): the default
+    """The mode COI's signatures name in one container's rules (docs/design.md §4.1): the default
     REJECT at 99 means allowlist, else the ACCEPT-all at 50 restricted, else the bare
     ACCEPT at 0 open. None: no signature (the container is unprotected)."""
     rules = tuple(rules)
@@ -95,8 +95,8 @@ def owned_by(rule: DirectRule, ip: str) -> bool:
     return rule.source_ip() == ip
 
 
-# Where a DNS answer must not point unless local network access is allowed (design.md §3,
-# invariant 6): COI's allowlist ACCEPTs at priority 1 would beat its RFC1918 REJECTs at 10.
+# Where a DNS answer must not point unless local network access is allowed (docs/design.md
+# §3.6): COI's allowlist ACCEPTs at priority 1 would beat its RFC1918 REJECTs at 10.
 # Documentation ranges (TEST-NET, which the lab uses) count as public, unlike `is_private`.
 _REBINDING_TARGETS = tuple(
     (ipaddress.IPv4Network(net), reason)

@@ -1,6 +1,6 @@
 """COI's layered config: where each file is, how layers merge, where each value came from.
 
-Order, lowest first (coi-network-spec.md §1.1): built-in defaults, /etc/coi/config.toml,
+Order, lowest first (docs/coi-firewalld-era.md §1.1): built-in defaults, /etc/coi/config.toml,
 ~/.config/coi/config.toml, ~/.coi/config.toml, ./.coi/config.toml, $COI_CONFIG. A present
 boolean wins; a non-empty string or list replaces; an integer replaces unless it is 0 (COI's
 quirk: `refresh_interval_minutes = 0` keeps the lower value). Missing files are skipped.
@@ -8,7 +8,7 @@ quirk: `refresh_interval_minutes = 0` keeps the lower value). Missing files are 
 The nft era's lists (`dns_servers`, `allowed_ports`, `[[network.hosts]]`) merge as COI merges
 them today (mergeSlice): a list the file has replaces the lower one, even an empty one; and COI
 honours them only from trusted files, so the project's ./.coi/config.toml cannot set them
-(sanitizeUntrustedNetwork, coi-nft-spec.md §6): such a value is ignored, with a note.
+(sanitizeUntrustedNetwork, docs/coi-nft-era.md §6): such a value is ignored, with a note.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Atomic, faithful writes: never a partly written config (design.md §3, invariant 4).
+"""Atomic, faithful writes: never a partly written config (docs/design.md §3.4).
 
 Temp file in the same directory, fsync, os.replace over the real file (through a symlink, so the
 link stays a link), the same mode and owner, the previous content kept as `<name>.bak`, and the

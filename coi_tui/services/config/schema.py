@@ -1,7 +1,7 @@
 """COI's [network] keys, firewalld era and nftables era: their types, defaults and how a value
 is checked.
 
-The nft era (COI 0.9+, coi-nft-spec.md §6) added `use_sudo`, `dns_servers`, `allowed_ports`,
+The nft era (COI 0.9+, docs/coi-nft-era.md §6) added `use_sudo`, `dns_servers`, `allowed_ports`,
 `[[network.hosts]]` and the `dest[:ports]` / IPv4 CIDR grammar of `allowed_domains` (§4.1); no
 key was renamed or dropped, so one schema serves both eras.
 """
@@ -63,7 +63,7 @@ _PORTS = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", re.ASCII)
 
 def port_spec_problem(spec: str) -> str | None:
     """What the `ports` of an `allowed_domains` entry `dest:ports` is instead of a comma list of
-    `N` / `LO-HI` (1-65535, LO <= HI), or None (COI's parsePortSpec, spec §4.1)."""
+    `N` / `LO-HI` (1-65535, LO <= HI), or None (COI's parsePortSpec, docs/coi-nft-era.md §4.1)."""
     for part in spec.split(","):
         found = _PORTS.fullmatch(part.strip())
         low, high = (int(found[1]), int(found[2] or found[1])) if found else (0, 0)
@@ -169,7 +169,7 @@ class Key:
     check: Callable[[Any], str | None] = lambda _value: None
     item: type = str  # a list's entries: str, int or dict (an array of tables)
     entry: Callable[[Any], str | None] = lambda _value: None  # one entry, to follow "'x' is"
-    era: str = "firewalld"  # "nft": added by COI's nftables era (coi-nft-spec.md §6)
+    era: str = "firewalld"  # "nft": added by COI's nftables era (docs/coi-nft-era.md §6)
     # COI's current merge (mergeSlice): a list the file has replaces the lower one, even [].
     # The firewalld era's allowed_domains replaces only when non-empty (kept as it was).
     empty_replaces: bool = False

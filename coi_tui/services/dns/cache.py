@@ -1,10 +1,10 @@
-"""COI's IP cache, `~/.coi/network-cache/<container>.json` (spec §3.3), read and written
-byte-compatibly: field names `domains` / `ttls` (omitempty) / `last_update` (Go RFC3339Nano),
-2-space JSON as Go's MarshalIndent writes it, dir 0755, file 0644.
+"""COI's IP cache, `~/.coi/network-cache/<container>.json` (docs/coi-firewalld-era.md §3.3),
+read and written byte-compatibly: field names `domains` / `ttls` (omitempty) / `last_update`
+(Go RFC3339Nano), 2-space JSON as Go's MarshalIndent writes it, dir 0755, file 0644.
 
 Writes are atomic (temp file in the same directory, fsync, os.replace). A file that does not
 parse is reported (CacheError) and never overwritten. Merging keeps a failed domain's cached
-IPs, marked stale: a DNS failure never shrinks an allowlist (design.md §3, invariant 5).
+IPs, marked stale: a DNS failure never shrinks an allowlist (docs/design.md §3.5).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-# COI's MinTTLFloor (spec §3.1): an answer's TTL below this counts as this.
+# COI's MinTTLFloor (docs/coi-firewalld-era.md §3.1): an answer's TTL below this counts as this.
 TTL_FLOOR = 60
 
 

@@ -1,4 +1,5 @@
-"""COI's refresh schedule (spec §3.2, `startRefresher`), as its code does it. Pure.
+"""COI's refresh schedule (docs/coi-firewalld-era.md §3.2, `startRefresher`), as its code
+does it. Pure.
 
 interval = min TTL over the domains (TTLs > 0 only: literals and unknown TTLs do not count),
 capped at refresh_interval_minutes; no TTL at all -> the cap; refresh_interval_minutes <= 0
