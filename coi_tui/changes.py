@@ -7,8 +7,8 @@ very same Plan object the engine then runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,13 +19,37 @@ from coi_tui.errors import BadInput, CoiTuiError, PermissionDenied
 from coi_tui.models import MODE_CONFIG_KEY, CoiRule, Container, Mode, NetworkSettings
 from coi_tui.plans import Plan
 from coi_tui.runtime.engine import Built, Job
-from coi_tui.services.dns.cache import CacheError, cache_from_resolution, cache_path, save_cache
+from coi_tui.services.dns.cache import (
+    CacheError,
+    IpCache,
+    cache_from_resolution,
+    cache_path,
+    load_cache,
+    merge_cached,
+    save_cache,
+)
+from coi_tui.services.dns.records import DomainStatus
 from coi_tui.services.inventory import FIREWALLD, mode_of
-from coi_tui.services.resolve import Resolution, resolve_allowlist
+from coi_tui.services.resolve import Resolution, is_ipv4_literal, resolve_allowlist
 
 Resolver = Callable[[NetworkSettings], Resolution]
 # The allowlist IPs a container has pinned (COI's IP cache), None when unknown.
 Pinned = Callable[[Container], tuple[str, ...] | None]
+# COI's IP cache of a container, None when there is none (or it does not parse).
+CachedIps = Callable[[Container], IpCache | None]
+
+
+def cache_reader(home: Path | None = None) -> CachedIps:
+    """COI's IP cache files under `home` (None: the user's home, looked up at each read)."""
+
+    def cached(container: Container) -> IpCache | None:
+        try:
+            cache = load_cache(cache_path(container.name, home or Path.home()))
+        except CacheError:
+            return None  # a corrupt file is the refresher's and the DNS view's to report
+        return cache if cache.domains else None
+
+    return cached
 
 
 def default_resolver(settings: NetworkSettings) -> Resolution:
@@ -44,6 +68,60 @@ def parse_mode(value: str) -> Mode:
 
 
 @dataclass(frozen=True)
+class StaleDomain:
+    """A domain that did not resolve and keeps the addresses COI's IP cache holds for it
+    (COI: "DNS failures use cached IPs from previous successful resolution")."""
+
+    container: str
+    domain: str
+    ips: tuple[str, ...]
+    cached_at: datetime | None  # the cache's last_update; None: unknown (Go's zero time)
+    error: str = ""  # why it failed this time
+
+    def age(self, now: datetime | None = None) -> str:
+        return cache_age(self.cached_at, now)
+
+
+def cache_age(cached_at: datetime | None, now: datetime | None = None) -> str:
+    """How old a cache is, short: "45 s old", "12 min old", "3 h 5 min old", "2 d old"."""
+    if cached_at is None:
+        return "age unknown"
+    seconds = max(0, int(((now or datetime.now(UTC)) - cached_at).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s old"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min old"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60} min old" if minutes % 60 else \
+            f"{minutes // 60} h old"
+    return f"{minutes // (24 * 60)} d old"
+
+
+def stale_line(stale: Sequence[StaleDomain], now: datetime | None = None) -> str:
+    """One line for --dry-run and the review: "stale: <domain> from COI's IP cache (<age>)";
+    domains of the same age together; whose cache, in brackets, when several containers'."""
+    if not stale:
+        return ""
+    several = len({s.container for s in stale}) > 1
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in stale:
+        key = (item.age(now), item.container if several else "")
+        if item.domain not in groups.setdefault(key, []):
+            groups[key].append(item.domain)
+    parts = [f"{', '.join(domains)} from COI's IP cache ({age})" + (f" [{who}]" if who else "")
+             for (age, who), domains in groups.items()]
+    return "stale: " + "; ".join(parts)
+
+
+def stale_record(item: StaleDomain, now: datetime | None = None) -> dict[str, object]:
+    """A stale domain for --json."""
+    return {"container": item.container, "domain": item.domain, "ips": list(item.ips),
+            "cached_at": item.cached_at.isoformat() if item.cached_at else None,
+            "age": item.age(now), "error": item.error}
+
+
+@dataclass(frozen=True)
 class Change:
     """A previewable change: the plan, and what to record once it has run."""
 
@@ -53,6 +131,12 @@ class Change:
     resolution: Resolution | None = None
     forget_mode: bool = False  # a removal also forgets the recorded mode
     skipped: tuple[str, ...] = ()  # containers left out, and why (said as warnings)
+    stale: tuple[StaleDomain, ...] = ()  # failed domains kept at their cached addresses
+    # per target: its resolution with its own cache's stale answers merged in (pinned after)
+    resolutions: Mapping[str, Resolution] = field(default_factory=dict)
+
+    def resolution_of(self, container: Container) -> Resolution | None:
+        return self.resolutions.get(container.name, self.resolution)
 
 
 class ChangePlanner:
@@ -63,8 +147,10 @@ class ChangePlanner:
         resolver: Resolver = default_resolver,
         pinned: Pinned | None = None,
         era: CoiEra = FIREWALLD,
+        cached: CachedIps | None = None,
     ) -> None:
         self.era = era
+        self._cached = cached or cache_reader()  # COI's IP cache: a failed domain keeps it
         self.containers = containers
         self._settings = settings
         self._resolver = resolver
@@ -117,25 +203,61 @@ class ChangePlanner:
         return self.era.transition(container, live, mode, self._settings,
                                    self._gateway(container), allowed)
 
-    def _resolution(self, modes: Iterable[Mode]) -> Resolution | None:
+    def _resolution(self, modes: Iterable[Mode],
+                    targets: Sequence[Container] = ()) -> Resolution | None:
+        """The allowlist, resolved once for every target. COI's error when nothing resolved
+        and no target's IP cache holds addresses for a domain that failed."""
         if Mode.ALLOWLIST not in set(modes):
             return None
         if not self._settings.allowed_domains:
             raise BadInput("allowlist mode requires at least one allowed domain")
         resolution = self._resolver(self._settings)
-        if not resolution.ips:
-            reasons = "; ".join(f"{d}: {r}" for d, r in resolution.failed.items())
-            raise BadInput(f"failed to resolve any allowed domains: {reasons or 'none allowed'}")
+        if not resolution.ips and not any(self._with_cache(resolution, c)[0].ips
+                                          for c in targets):
+            raise BadInput(nothing_resolved(resolution))
         return resolution
+
+    def _with_cache(self, resolution: Resolution, container: Container
+                    ) -> tuple[Resolution, tuple[StaleDomain, ...]]:
+        """The container's answers (COI's ResolveAll): a domain that failed keeps what COI's IP
+        cache of this container holds for it, marked stale (through the rebinding filter
+        again); and which domains are stale, with the cache's time."""
+        records = resolution.records.values()
+        if not any(r.status in (DomainStatus.FAILED, DomainStatus.STALE) for r in records):
+            return resolution, ()
+        cache = self._cached(container)
+        mine = resolution
+        if cache is not None and any(r.status is DomainStatus.FAILED
+                                     and not is_ipv4_literal(r.domain) for r in records):
+            mine = merge_cached(resolution, [cache], self._settings.allow_local_network_access)
+            # addresses the resolver kept beyond its records (a refresh's pins) stay
+            mine = replace(mine, ips=tuple(sorted({*mine.ips, *resolution.ips})))
+        stale = tuple(
+            StaleDomain(container.name, r.domain, r.ips,
+                        cache.last_update if cache and r.domain in cache.domains else None,
+                        r.error)
+            for r in mine.records.values() if r.status is DomainStatus.STALE and r.ips)
+        return mine, stale
 
     def apply(self, names: Sequence[str], mode: Mode, live: Iterable[CoiRule]) -> Change:
         targets = self.find(names)
         live = tuple(live)
-        resolution = self._resolution([mode])
-        allowed = self._allowed(resolution)
-        plans = [self._transition(c, mode, live, allowed) for c in targets]
+        resolution = self._resolution([mode], targets)
+        plans: list[Plan] = []
+        stale: list[StaleDomain] = []
+        resolutions: dict[str, Resolution] = {}
+        for c in targets:
+            mine = resolution
+            if resolution is not None:
+                mine, kept = self._with_cache(resolution, c)
+                if not mine.ips:  # nothing resolved and nothing cached for this one
+                    raise BadInput(nothing_resolved(resolution, c.name))
+                stale += kept
+                resolutions[c.name] = mine
+            plans.append(self._transition(c, mode, live, self._allowed(mine)))
         title = f"{mode.value} for {', '.join(c.name for c in targets)}"
-        return Change(self.era.merge(plans, title), tuple(targets), mode, resolution)
+        return Change(self.era.merge(plans, title), tuple(targets), mode, resolution,
+                      stale=tuple(stale), resolutions=resolutions)
 
     def reapply(self, live: Iterable[CoiRule], *, only_recorded: bool = False,
                 moved_from: Iterable[str] = ()) -> Change:
@@ -161,21 +283,35 @@ class ChangePlanner:
         skipped: list[str] = []
         pinned = {c.name: self._pinned(c) for c, m in wanted
                   if m is Mode.ALLOWLIST and self._pinned is not None}
+        unpinned = [w for w in wanted if w[1] is Mode.ALLOWLIST and not pinned.get(w[0].name)]
         try:
-            resolution = self._resolution(m for c, m in wanted if not pinned.get(c.name))
+            resolution = self._resolution((m for c, m in wanted if not pinned.get(c.name)),
+                                          [c for c, _ in unpinned])
         except BadInput as error:
             # one allowlist that cannot be resolved must not keep the others unrestored
             resolution = None
-            unpinned = [w for w in wanted if w[1] is Mode.ALLOWLIST and not pinned.get(w[0].name)]
             skipped = [f"{c.name} (allowlist) not re-applied: {error}" for c, _ in unpinned]
             wanted = [w for w in wanted if w not in unpinned]
-        plans = {c.name: self._transition(c, mode, live,
-                                          self._allowed(resolution, pinned.get(c.name)))
-                 for c, mode in wanted}
+        answers: dict[str, Allowed] = {}
+        stale: list[StaleDomain] = []
+        for c, mode in list(wanted):
+            if (c, mode) in unpinned and resolution is not None:
+                mine, kept = self._with_cache(resolution, c)
+                if not mine.ips:
+                    skipped.append(f"{c.name} (allowlist) not re-applied: "
+                                   f"{nothing_resolved(resolution)}")
+                    wanted.remove((c, mode))
+                    continue
+                stale += kept
+                answers[c.name] = self._allowed(mine)
+            else:
+                answers[c.name] = self._allowed(resolution, pinned.get(c.name))
+        plans = {c.name: self._transition(c, mode, live, answers[c.name]) for c, mode in wanted}
         plan = self.era.merge((p for p in [*plans.values(), *left_behind] if not p.empty),
                               "re-apply drifted rules")
         return Change(plan, tuple(c for c, _ in wanted if not plans[c.name].empty), None,
-                      resolution, skipped=tuple(skipped))
+                      resolution, skipped=tuple(skipped),
+                      stale=tuple(s for s in stale if not plans[s.container].empty))
 
     def after_settings_change(self, old: NetworkSettings, live: Iterable[CoiRule]) -> Change:
         """What a saved config means for running containers (this planner has the new
@@ -207,6 +343,14 @@ class ChangePlanner:
         return Change(plan, tuple(targets), None, forget_mode=True)
 
 
+def nothing_resolved(resolution: Resolution, container: str = "") -> str:
+    """COI's error when an allowlist would allow nothing (for one container: its cache had
+    nothing either)."""
+    reasons = "; ".join(f"{d}: {r}" for d, r in resolution.failed.items())
+    where = f" for {container} (nor in its IP cache)" if container else ""
+    return f"failed to resolve any allowed domains{where}: {reasons or 'none allowed'}"
+
+
 BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]
 
 
@@ -219,8 +363,9 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
         for container in change.targets:
             if change.mode is not None:
                 containers.set_config(container, MODE_CONFIG_KEY, change.mode.value)
-            if change.mode is Mode.ALLOWLIST and change.resolution is not None:
-                warnings += _pin_in_cache(container, change.resolution)
+            resolution = change.resolution_of(container)
+            if change.mode is Mode.ALLOWLIST and resolution is not None:
+                warnings += _pin_in_cache(container, resolution)
             elif change.forget_mode:
                 containers.set_config(container, MODE_CONFIG_KEY, None)
             mode = change.mode or _recorded_mode(container)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from dataclasses import replace
 
-from coi_tui.backends.base import ContainerBackend
-from coi_tui.changes import BuildChange, ChangePlanner, fresh_job
+from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.changes import BuildChange, Change, ChangePlanner, fresh_job, stale_line, stale_record
 from coi_tui.cli.output import print_json
 from coi_tui.plans import Plan, plan_summary, review_lines
 from coi_tui.runtime.audit import AuditLog
@@ -42,6 +42,16 @@ def print_plan(plan: Plan) -> None:
         print(f"  {line}")
 
 
+def stale_fields(change: Change | None) -> dict[str, object]:
+    """--json: the domains that failed and keep their cached addresses."""
+    return {"stale": [stale_record(s) for s in change.stale] if change else []}
+
+
+def print_stale(change: Change | None) -> None:
+    if change is not None and change.stale:
+        print(f"  {stale_line(change.stale)}")
+
+
 def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     """--dry-run plans and prints; otherwise the engine plans once it holds the host's writer
     lock (so two writers never interleave) and runs that plan."""
@@ -60,18 +70,25 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
             firewall.close()
             containers.close()
         if as_json:
-            print_json({**plan_record(change.plan), "applied": False})
+            print_json({**plan_record(change.plan), **stale_fields(change), "applied": False})
         else:
             print_plan(change.plan)
+            print_stale(change)
         return 0
     started: list[JobStarted] = []
     finished: list[JobFinished] = []
+    built: list[Change] = []  # the change the engine planned under the lock
+
+    def build_now(firewall: FirewallBackend) -> Change:
+        built.append(build(planner, firewall))
+        return built[-1]
 
     def report(event: EngineEvent) -> None:
         if isinstance(event, JobStarted):
             started.append(event)
             if not as_json:
                 print_plan(event.plan)
+                print_stale(built[-1] if built else None)
         elif isinstance(event, StepDone) and not as_json:
             print(event)
         elif isinstance(event, Notice):
@@ -81,7 +98,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
 
     engine = FirewallEngine(lambda: open_coi_firewall(scope), report, AuditLog()).start()
     try:
-        engine.submit(fresh_job("change", containers, lambda fw: build(planner, fw)))
+        engine.submit(fresh_job("change", containers, build_now))
         engine.wait_idle()
     finally:
         engine.stop()
@@ -91,7 +108,8 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     for warning in result.warnings:
         print(f"coi-tui: warning: {warning}", file=sys.stderr)
     if as_json:
-        print_json({**plan_record(plan), "applied": result.ok, "error": result.error,
+        print_json({**plan_record(plan), **stale_fields(built[-1] if built else None),
+                    "applied": result.ok, "error": result.error,
                     "verify_diff": list(result.verify_diff),
                     "warnings": list(result.warnings)})
     elif result.ok:

@@ -4,7 +4,8 @@ Lists by default (a dry run, in COI's `clean --orphans` shape, each item with it
 `--clean` asks y/N, `--clean --yes` does not. Cleaning runs through the firewall engine under
 the host's writer lock and removes exactly the listed items (each re-checked just before).
 Inherited rules (a live container's) are listed but never cleaned from here: that container
-needs a mode applied or its rules removed by name.
+needs a mode applied or its rules removed by name. Both eras' leftovers are looked for: nft's,
+and firewalld's when it runs (else one line says they were not checked).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def record(orphan: Orphan) -> dict[str, object]:
 
 def report_lines(report: OrphanReport, show_all: bool = False) -> list[str]:
     lines = ["Scanning for orphaned resources..."]
+    lines += [f"  {note}" for note in report.notes]
     for part, error in sorted(report.errors.items()):
         lines.append(f"  Warning: Could not check {part}: {error}")
     orphans = [o for o in report.orphans if o.kind is not OrphanKind.INHERITED]
@@ -69,12 +71,7 @@ def report_lines(report: OrphanReport, show_all: bool = False) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     sources = default_sources(Path.home())
-    scope = Scope.from_args(args)
-    firewall = open_coi_firewall(scope)
-    try:
-        _snapshot, report = scan(sources, firewall)
-    finally:
-        firewall.close()
+    _snapshot, report = scan(sources)
     cleanable = [o for o in report.orphans if o.kind is not OrphanKind.INHERITED]
     if not args.json:
         print("\n".join(report_lines(report, args.all)))
@@ -111,6 +108,7 @@ def _document(report: OrphanReport) -> dict[str, object]:
         "skipped": [{"kind": s.kind.value, "id": s.id, "reason": s.reason}
                     for s in report.skipped],
         "errors": dict(report.errors),
+        "not_checked": list(report.notes),
     }
 
 

@@ -1,11 +1,15 @@
 """Orphans: read the snapshot detection needs, and clean exactly the reviewed items.
 
 `read_snapshot` does the I/O (Incus across every project, firewalld, /sys/class/net, nft, the
-cache directory); `services/orphans.py` decides. Cleaning is a firewall-engine job whose build
-runs under the host's writer lock: it reads a fresh snapshot, detects again, and plans only the
-reviewed items — direct rules as rule steps, the rest as operations that re-check just before
-they run. A reviewed item that is no orphan any more is skipped with the reason. Never a
-firewalld reload; never anything that was not reviewed.
+cache directory); `services/orphans.py` decides. firewalld is its own, explicit handle
+(`open_firewalld`), whatever the era's firewall is: in the nft era it is opened beside nft when
+firewalld runs (its direct rules and zone bindings are the firewalld era's leftovers), and when
+it does not run the report says so. Cleaning is a firewall-engine job whose build runs under
+the host's writer lock: it reads a fresh snapshot, detects again, and plans only the reviewed
+items, each an operation that re-checks just before it runs (direct rules and zone bindings on
+the firewalld handle, nft objects in one transaction each). A reviewed item that is no orphan
+any more is skipped with the reason. Never a firewalld reload; never anything that was not
+reviewed.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.backends.links import delete_link, list_links
 from coi_tui.eras.firewalld.access import Firewalld
-from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.eras.nft.model import COI_TABLE, NftRule, NftState, NftTable
-from coi_tui.errors import CoiTuiError
+from coi_tui.errors import BackendUnavailable, CoiTuiError, FirewallDown
 from coi_tui.models import Container, Link
 from coi_tui.plans import Operation, OpStep, Plan, PlanStep
 from coi_tui.runtime.engine import Built, Job
@@ -64,14 +68,48 @@ class OrphanSources:
     nft: Callable[[], NftAccess] | None  # None: no nft on this host
     home: Path  # where ~/.coi lives (tests pass a tmp dir)
     links: Callable[[], Mapping[str, Link]] = list_links
+    # opens firewalld (fails fast when it does not run); None: never looked at
+    firewalld: Callable[[], Firewalld] | None = None
 
 
 def default_sources(home: Path | None = None) -> OrphanSources:
     from coi_tui.backends.incus import IncusBackend
+    from coi_tui.eras.firewalld.access import open_firewall
     from coi_tui.eras.nft.cli import NftCli
 
     return OrphanSources(lambda: IncusBackend(all_projects=True), NftCli,
-                         home if home is not None else Path.home())
+                         home if home is not None else Path.home(), firewalld=open_firewall)
+
+
+NOT_RUNNING = "firewalld: not running, its leftovers not checked"
+
+
+@dataclass(frozen=True)
+class FirewalldAccess:
+    """firewalld beside the era's firewall: the handle when it runs, else why it was not
+    looked at (`note`, said in one line) or why it could not be read (`error`, a warning)."""
+
+    firewall: Firewalld | None = None
+    note: str = ""
+    error: str = ""
+
+    def close(self) -> None:
+        if self.firewall is not None:
+            self.firewall.close()
+
+
+def open_firewalld(sources: OrphanSources) -> FirewalldAccess:
+    if sources.firewalld is None:
+        return FirewalldAccess(note="firewalld: not looked at, its leftovers not checked")
+    try:
+        return FirewalldAccess(sources.firewalld())
+    except FirewallDown:
+        return FirewalldAccess(note=NOT_RUNNING)
+    except BackendUnavailable as error:  # no system bus, no firewall-cmd: it cannot run
+        return FirewalldAccess(note=f"firewalld: not reachable ({error}), its leftovers "
+                                    "not checked")
+    except CoiTuiError as error:
+        return FirewalldAccess(error=str(error))
 
 
 def _session_names(home: Path) -> tuple[str, ...]:
@@ -92,9 +130,10 @@ def _cache_names(home: Path) -> tuple[str, ...]:
         if folder.is_dir() else ()
 
 
-def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSnapshot:
+def read_snapshot(sources: OrphanSources, firewalld: FirewalldAccess) -> OrphanSnapshot:
     """One reading of everything. Incus must answer (without it no address is known to be
-    dead: CoiTuiError); any other part that fails is left out and named in `errors`."""
+    dead: CoiTuiError); any other part that fails is left out and named in `errors`; firewalld
+    not running is said in `notes`."""
     incus = sources.instances()
     try:
         instances = tuple(incus.list_containers())
@@ -104,13 +143,24 @@ def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSn
     finally:
         incus.close()
     errors: dict[str, str] = {}
+    notes: list[str] = []
     rules: tuple[DirectRule, ...] | None = None
     zones: dict[str, tuple[str, ...]] | None = None
-    try:
-        rules = tuple(r for r in firewall.list_rules() if isinstance(r, DirectRule))
-        zones = cast(Firewalld, firewall).zone_bindings()
-    except CoiTuiError as error:
-        errors["firewalld"] = str(error)
+    if firewalld.firewall is not None:
+        try:
+            rules = tuple(r for r in firewalld.firewall.list_rules()
+                          if isinstance(r, DirectRule))
+            zones = firewalld.firewall.zone_bindings()
+        except FirewallDown:
+            rules = zones = None  # it stopped meanwhile
+            notes.append(NOT_RUNNING)
+        except CoiTuiError as error:
+            rules = zones = None
+            errors["firewalld"] = str(error)
+    elif firewalld.error:
+        errors["firewalld"] = firewalld.error
+    else:
+        notes.append(firewalld.note)
     nft: NftState | None = None
     nat: NftTable | None = None
     if sources.nft is not None:
@@ -123,12 +173,17 @@ def read_snapshot(sources: OrphanSources, firewall: FirewallBackend) -> OrphanSn
     return OrphanSnapshot(
         instances=instances, leases=leases, rules=rules, links=dict(sources.links()),
         zones=zones, nft=nft, nat=nat, cache_names=_cache_names(sources.home),
-        session_names=_session_names(sources.home), errors=errors)
+        session_names=_session_names(sources.home), errors=errors, notes=tuple(notes))
 
 
-def scan(sources: OrphanSources, firewall: FirewallBackend) -> tuple[OrphanSnapshot,
-                                                                     OrphanReport]:
-    snapshot = read_snapshot(sources, firewall)
+def scan(sources: OrphanSources) -> tuple[OrphanSnapshot, OrphanReport]:
+    """One scan: nft through `sources.nft`, firewalld through its own handle (opened and
+    closed here), whatever the era."""
+    firewalld = open_firewalld(sources)
+    try:
+        snapshot = read_snapshot(sources, firewalld)
+    finally:
+        firewalld.close()
     return snapshot, find_orphans(snapshot)
 
 
@@ -181,6 +236,31 @@ class DeleteVethPair:
     def gone(self) -> bool:
         now = self.links()
         return self.pair.name not in now and self.pair.peer not in now
+
+
+@dataclass(frozen=True)
+class RemoveDirectRule:
+    """A firewalld direct rule, on the firewalld handle (in the nft era the engine's own
+    firewall is nft, which has no direct rules)."""
+
+    rule: DirectRule
+    firewall: Firewalld = field(compare=False)
+
+    def __str__(self) -> str:
+        return str(self.rule)
+
+    @property
+    def skip_reason(self) -> str:
+        return "no longer there"
+
+    def still_applies(self) -> bool:
+        return self.firewall.query_rule(self.rule)
+
+    def run(self) -> str:  # runtime only: never a reload
+        return "removed" if self.firewall.remove_rule(self.rule) else "already gone"
+
+    def gone(self) -> bool:
+        return not self.firewall.query_rule(self.rule)
 
 
 @dataclass(frozen=True)
@@ -295,13 +375,21 @@ class DeleteCacheFile:
 ORDER = {kind: i for i, kind in enumerate(OrphanKind)}
 
 
-def _operation(orphan: Orphan, firewall: FirewallBackend, sources: OrphanSources,
+def _needs_firewalld(orphan: Orphan) -> bool:
+    target = orphan.target
+    return isinstance(target, DirectRule | ZoneBinding) or (
+        isinstance(target, tuple) and all(isinstance(r, DirectRule) for r in target))
+
+
+def _operation(orphan: Orphan, firewalld: Firewalld | None, sources: OrphanSources,
                nft: NftAccess | None) -> OpStep:
     target = orphan.target
     if isinstance(target, VethPair):
         op: Operation = DeleteVethPair(target, sources.links)
     elif isinstance(target, ZoneBinding):
-        op = UnbindZone(target, cast(Firewalld, firewall), sources.links)
+        if firewalld is None:
+            raise CoiTuiError(f"{orphan.kind.value} {orphan.id}: firewalld is not available")
+        op = UnbindZone(target, firewalld, sources.links)
     elif isinstance(target, NftObjects):
         if nft is None:
             raise CoiTuiError(f"{orphan.kind.value} {orphan.id}: nft is not available")
@@ -317,44 +405,67 @@ def _op_step(op: Operation, orphan: Orphan) -> OpStep:
     return OpStep(op, orphan.kind.value, orphan.reason)
 
 
-def clean_plan(reviewed: Sequence[Orphan], snapshot: OrphanSnapshot, firewall: FirewallBackend,
-               sources: OrphanSources, nft: NftAccess | None = None) -> Plan:
-    """Exactly the reviewed items, as they are now: rule removals as rule steps (inherited
-    rules only where reviewed), the rest as operations; an item no longer an orphan is a
-    skipped operation with the reason."""
+def _unchecked(orphan: Orphan, snapshot: OrphanSnapshot, firewalld: Firewalld | None) -> str:
+    """Why a reviewed item cannot be judged now: the part that holds it is not readable."""
+    if _needs_firewalld(orphan) and (firewalld is None or snapshot.rules is None):
+        why = snapshot.errors.get("firewalld") or "; ".join(snapshot.notes) or "not opened"
+        return f"firewalld not checked now ({why}): left as it is"
+    if isinstance(orphan.target, NftObjects) and snapshot.nft is None:
+        return f"nft not checked now ({snapshot.errors.get('nft', 'not readable')}): left as it is"
+    return ""
+
+
+def clean_plan(reviewed: Sequence[Orphan], snapshot: OrphanSnapshot, sources: OrphanSources,
+               firewalld: Firewalld | None = None, nft: NftAccess | None = None) -> Plan:
+    """Exactly the reviewed items, as they are now, each an operation that re-checks just
+    before it runs (inherited rules only those reviewed and still there); an item no longer
+    an orphan, or whose part cannot be read now, is a skipped operation with the reason."""
     fresh = find_orphans(snapshot)
     now = fresh.by_key()
-    steps: list[Step] = []
     ops: list[PlanStep] = []
     for orphan in sorted(dict.fromkeys(reviewed), key=lambda o: ORDER[o.kind]):
-        why = no_longer(orphan, fresh, snapshot)
+        why = _unchecked(orphan, snapshot, firewalld) or no_longer(orphan, fresh, snapshot)
         if why:
             ops.append(_op_step(SkipItem(orphan, why), orphan))
             continue
         current = now[orphan.key]
         if isinstance(orphan.target, DirectRule):
-            label = f"(was {orphan.owner})"
-            steps.append(Step(StepAction.REMOVE, orphan.target, label, orphan.reason))
-        elif orphan.kind is OrphanKind.INHERITED:
-            assert isinstance(orphan.target, tuple) and isinstance(current.target, tuple)
+            assert firewalld is not None  # _unchecked
+            ops.append(OpStep(RemoveDirectRule(orphan.target, firewalld),
+                              f"(was {orphan.owner})", orphan.reason))
+        elif orphan.kind is OrphanKind.INHERITED and isinstance(orphan.target, tuple):
+            assert firewalld is not None and isinstance(current.target, tuple)
             live = set(current.target)
-            steps += [Step(StepAction.REMOVE, r, orphan.owner, orphan.reason)
-                      for r in orphan.target if r in live]
+            ops += [OpStep(RemoveDirectRule(r, firewalld), orphan.owner, orphan.reason)
+                    for r in orphan.target if isinstance(r, DirectRule) and r in live]
         else:
-            ops.append(_operation(orphan, firewall, sources, nft))
+            ops.append(_operation(orphan, firewalld, sources, nft))
     count = len(dict.fromkeys(reviewed))
-    return Plan((*steps, *ops), f"clean {count} orphan item(s)")
+    return Plan(tuple(ops), f"clean {count} orphan item(s)")
 
 
 def clean_job(reviewed: Iterable[Orphan], sources: OrphanSources,
               on_done: Callable[[], Sequence[str]] | None = None) -> Job:
-    """The engine job that cleans `reviewed`: detection runs again under the writer lock."""
+    """The engine job that cleans `reviewed`: detection runs again under the writer lock.
+    The engine's own firewall (the era's) is not what is read or changed here: nft goes
+    through `sources.nft`, firewalld through its own handle, held until the job is done."""
     items = tuple(reviewed)
 
-    def build(firewall: FirewallBackend) -> Built:
-        snapshot = read_snapshot(sources, firewall)
-        nft = sources.nft() if sources.nft is not None and any(
-            isinstance(o.target, NftObjects) for o in items) else None
-        return clean_plan(items, snapshot, firewall, sources, nft), on_done
+    def build(_era_firewall: FirewallBackend) -> Built:
+        firewalld = open_firewalld(sources)
+        try:
+            snapshot = read_snapshot(sources, firewalld)
+            nft = sources.nft() if sources.nft is not None and any(
+                isinstance(o.target, NftObjects) for o in items) else None
+            plan = clean_plan(items, snapshot, sources, firewalld.firewall, nft)
+        except BaseException:
+            firewalld.close()
+            raise
+
+        def done() -> Sequence[str]:
+            firewalld.close()
+            return on_done() if on_done is not None else ()
+
+        return plan, done
 
     return Job(f"clean {len(items)} orphan item(s)", build, kind="orphans")

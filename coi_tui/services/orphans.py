@@ -1,16 +1,20 @@
 """What dead containers left behind, found exactly, each with a reason a person can check. Pure.
 
 One function (`find_orphans`) over one snapshot the backends provide (`OrphanSnapshot`).
-Unlike COI's `clean --orphans` (coi-network-spec.md §4, coi-nft-spec.md §7):
+Unlike COI's `clean --orphans` (docs/coi-firewalld-era.md §4, docs/coi-nft-era.md §7):
 
 - an address is alive when *any* instance in *any* project has it, running, frozen or stopped
   (a stopped one by its DHCP lease or static address), and it is compared exactly, never as a
   substring nor only for "10." addresses;
 - a veth is ours to remove only if it is named `veth*`, has no master, is no instance's host
   veth and its peer is on the host without a master too (anything else: skipped, with why);
-- zone bindings come from firewalld's zone API, every zone;
+- zone bindings come from firewalld's zone API, every zone; firewalld is looked at in
+  either era when it runs (the firewalld era's leftovers on an nft-era host), and when it
+  does not, the report says its leftovers were not checked (`notes`), never silence;
 - in the nft era a boot block's comment is a name, never read as an address, and sets
-  without any rule are found too.
+  without any rule are found too;
+- inherited rules (a new container holding a dead one's address, and so its rules) are
+  reported in both eras, never counted as orphans.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from enum import StrEnum
 
 from coi_tui.eras.firewalld.policy import infer_mode, owned_by
 from coi_tui.eras.firewalld.rules import DirectRule
-from coi_tui.eras.nft.model import SET_KINDS, NftRule, NftSet, NftState, NftTable
-from coi_tui.eras.nft.policy import owned_rules, owned_sets
+from coi_tui.eras.nft import policy as nft_policy
+from coi_tui.eras.nft.model import SET_KINDS, NftRule, NftSet, NftState, NftTable, ip6_comment
+from coi_tui.eras.nft.policy import owned_rules, owned_sets, rules_with_comment
 from coi_tui.models import Container, Link
 
-NAT_TABLE = "coi_nat"  # the DNS-proxy branch's table (coi-nft-spec.md §4.6)
+NAT_TABLE = "coi_nat"  # the DNS-proxy branch's table (docs/coi-nft-era.md §4.6)
 COI_PREFIX = "coi-"  # COI's container name prefix ($COI_CONTAINER_PREFIX)
 
 
@@ -122,6 +127,7 @@ class OrphanSnapshot:
     cache_names: tuple[str, ...] | None = ()  # stems of ~/.coi/network-cache/*.json
     session_names: tuple[str, ...] = ()  # containers COI ran a session for (metadata.json)
     errors: Mapping[str, str] = field(default_factory=dict)  # part -> why it is unknown
+    notes: tuple[str, ...] = ()  # what was not checked, by design (firewalld not running)
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class OrphanReport:
     orphans: tuple[Orphan, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     errors: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # one line each: what was not checked, and why
 
     def by_key(self) -> dict[str, Orphan]:
         return {o.key: o for o in self.orphans}
@@ -336,15 +343,51 @@ def _inherited(snapshot: OrphanSnapshot) -> list[Orphan]:
     return found
 
 
+def _nft_inherited(snapshot: OrphanSnapshot, taken: set[str]) -> list[Orphan]:
+    """The nft era's inherited rules: `coi-<ip>` rules and `coi_*_<ip>` sets at a live
+    container's address, with no mode recorded for it, no COI session for it, and no IPv6
+    drop of its own (`coi6-<name>`: COI sets one up with every restricted or allowlist
+    container, by name, so a container COI set up elsewhere is not taken for an heir)."""
+    table = snapshot.nft.ip if snapshot.nft else None
+    if table is None:
+        return []
+    ip6 = snapshot.nft.ip6 if snapshot.nft else None
+    found = []
+    sessions = set(snapshot.session_names)
+    for c in snapshot.instances:
+        if not c.ipv4 or c.mode_key or c.name in sessions:
+            continue
+        if rules_with_comment(ip6, ip6_comment(c.name)):
+            continue
+        forward, inputs = owned_rules(table, c.ipv4), owned_rules(table, c.ipv4, "input")
+        sets = owned_sets(table, c.ipv4)
+        if not (forward or inputs or sets):
+            continue
+        mode = nft_policy.infer_mode(c.ipv4, forward, [s.name for s in sets])
+        count = f"{len(forward) + len(inputs)} nft rule(s), {len(sets)} set(s)"
+        oid = f"{c.project}/{c.name}"
+        found.append(Orphan(
+            OrphanKind.INHERITED, oid if oid not in taken else f"{oid} (nft)",
+            f"{c.name} ({c.ipv4}): {count}, look like {mode or 'no mode'}",
+            f"coi-{c.ipv4} carries {count}, but no mode was ever recorded for {c.name}, no "
+            f"COI session ran it and it has no IPv6 drop of its own ({ip6_comment(c.name)}): "
+            "left by a container that had this address before. Apply a mode or remove them",
+            NftObjects((*forward, *inputs), sets), c.name))
+    return found
+
+
 def find_orphans(snapshot: OrphanSnapshot) -> OrphanReport:
     alive = alive_addresses(snapshot)
     names = {c.name: c for c in snapshot.instances}
     veths, skipped = _veths(snapshot)
+    inherited = _inherited(snapshot)
     orphans = [
         *_rules(snapshot, alive), *veths, *_zones(snapshot), *_monitor(snapshot, alive),
-        *_nft_era(snapshot, alive, names), *_cache(snapshot, names), *_inherited(snapshot),
+        *_nft_era(snapshot, alive, names), *_cache(snapshot, names), *inherited,
+        *_nft_inherited(snapshot, {o.id for o in inherited}),
     ]
-    return OrphanReport(tuple(orphans), tuple(skipped), dict(snapshot.errors))
+    return OrphanReport(tuple(orphans), tuple(skipped), dict(snapshot.errors),
+                        tuple(dict.fromkeys(snapshot.notes)))
 
 
 def no_longer(orphan: Orphan, fresh: OrphanReport, snapshot: OrphanSnapshot) -> str:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.changes import BuildChange, ChangePlanner, job_for
+from coi_tui.changes import BuildChange, ChangePlanner, job_for, stale_line
 from coi_tui.errors import CoiTuiError
 from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher, DnsState
@@ -251,15 +251,11 @@ class CoiApp(App[int]):
 
     def _scan_orphans(self) -> None:
         """Off the UI thread: one orphan scan (throttled; at once after a clean-up)."""
-        sources, make_firewall = self.wiring.orphan_sources, self.wiring.make_firewall
-        if sources is None or make_firewall is None:
+        sources = self.wiring.orphan_sources
+        if sources is None:
             return
         try:
-            firewall = make_firewall()
-            try:
-                report = scan(sources, firewall)[1]
-            finally:
-                firewall.close()
+            report = scan(sources)[1]  # nft, and firewalld through its own handle
         except CoiTuiError as error:
             report = OrphanReport(errors={"scan": str(error)})
         self.post_message(OrphansScanned(report))
@@ -360,7 +356,8 @@ class CoiApp(App[int]):
 
         def review(accepted: bool | None = True) -> None:
             if accepted:
-                self.push_screen(PlanReview(change.plan), decided)
+                self.push_screen(PlanReview(change.plan, note=stale_line(change.stale)),
+                                 decided)
 
         if not message.offer:
             review()

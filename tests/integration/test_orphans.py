@@ -300,9 +300,7 @@ def test_an_owner_back_between_review_and_clean_makes_its_items_skipped(tmp_path
         stack.enter_context(direct_rule(BACK_IP))
         cache = write_cache(home, "coi-orph-back")
         stack.enter_context(veth_pair(*PAIR))
-        firewall = DBusFirewall()
-        stack.callback(firewall.close)
-        _snapshot, report = scan(sources, firewall)
+        _snapshot, report = scan(sources)  # firewalld through its own handle
         reviewed = [o for o in report.orphans if o.owner in (BACK_IP, "coi-orph-back")
                     or (o.kind is OrphanKind.VETH and PAIR[0] in o.id)]
         assert len(reviewed) == 3

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules
-from coi_tui.eras.firewalld.rules import DirectRule, StepAction, rule_steps
+from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.eras.nft.json_model import parse_table
 from coi_tui.eras.nft.model import NftSet, NftState, NftTable
 from coi_tui.models import Container, Link, Mode, NetworkSettings
@@ -19,6 +19,7 @@ from coi_tui.services.orphan_clean import (
     DeleteNft,
     DeleteVethPair,
     OrphanSources,
+    RemoveDirectRule,
     SkipItem,
     UnbindZone,
     clean_plan,
@@ -188,12 +189,12 @@ def test_clean_plan_is_exactly_the_reviewed_items_and_skips_the_revived(tmp_path
     back = box("back", "10.147.0.6")  # .6 and the name "back" alive again
     now = replace(before, instances=(*INSTANCES, back))
     sources = OrphanSources(lambda: None, None, tmp_path)  # type: ignore[arg-type,return-value]
-    plan = clean_plan(reviewed, now, FakeFirewall(), sources, nft=object())  # type: ignore
-    assert [(s.action, s.rule) for s in rule_steps(plan)] == [
-        (StepAction.REMOVE, rule("10.147.0.5"))]
+    plan = clean_plan(reviewed, now, sources, FakeFirewall(), nft=object())  # type: ignore
     op_steps = [o for o in plan.steps if isinstance(o, OpStep)]
+    assert len(op_steps) == len(plan.steps)
     ops = [(type(o.op).__name__, str(o.op)) for o in op_steps]
     assert ops == [
+        ("RemoveDirectRule", str(rule("10.147.0.5"))),
         ("SkipItem", f"rule {rule('10.147.0.6')}"),
         ("DeleteVethPair", "delete veth pair vethA <-> vethB"),
         ("UnbindZone", "unbind vethgone from zone block"),
@@ -206,6 +207,7 @@ def test_clean_plan_is_exactly_the_reviewed_items_and_skips_the_revived(tmp_path
     skips = [o.op for o in op_steps if isinstance(o.op, SkipItem)]
     assert [s.skip_reason for s in skips] == [  # the revived, in the plan's order
         "10.147.0.6 belongs to back (default, Running) again", "instance back exists again"]
-    assert len(plan) == 1 + len(ops)
-    assert all(isinstance(o.op, SkipItem | DeleteVethPair | UnbindZone | DeleteNft
-                          | DeleteCacheFile) for o in op_steps)
+    assert [str(line) for line in op_steps[0].lines()] == [f"- {rule('10.147.0.5')}"]
+    assert op_steps[0].container == "(was 10.147.0.5)"
+    assert all(isinstance(o.op, RemoveDirectRule | SkipItem | DeleteVethPair | UnbindZone
+                          | DeleteNft | DeleteCacheFile) for o in op_steps)

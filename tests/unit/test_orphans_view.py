@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import Button, DataTable, Static
 
-from coi_tui.backends.base import FirewallBackend
+from coi_tui.eras.firewalld.access import Firewalld
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.models import Container, Link
 from coi_tui.runtime.audit import AuditLog
@@ -45,14 +45,14 @@ class Host(App[None]):
     """The app's side of the wiring: feed reports, run the job, rescan when it is done (the
     real app scans in a worker thread; a test may scan inline)."""
 
-    def __init__(self, home: Path, firewall: FirewallBackend,
+    def __init__(self, home: Path, firewall: Firewalld,
                  sources: OrphanSources | None = None) -> None:
         super().__init__()
         self.view = OrphansView(id="orphans-view")
         self.progress = ProgressPanel(id="progress")
         self.firewall = firewall
         self.sources = sources or OrphanSources(lambda: Instances([LIVE]), None, home,
-                                                lambda: BRIDGE)
+                                                lambda: BRIDGE, firewalld=lambda: firewall)
         self.finished: list[JobFinished] = []
         self.engine = FirewallEngine(lambda: firewall, self._on_event, AuditLog(home / "a.jsonl"))
         self.modes: list[str] = []
@@ -66,7 +66,7 @@ class Host(App[None]):
         self.rescan()
 
     def rescan(self) -> None:
-        self.view.show_report(scan(self.sources, self.firewall)[1])
+        self.view.show_report(scan(self.sources)[1])
 
     def _on_event(self, event: EngineEvent) -> None:
         self.call_from_thread(self._show, event)
@@ -191,7 +191,7 @@ async def test_inherited_rules_show_in_their_group_and_m_asks_for_a_mode(tmp_pat
     host = make_host(tmp_path)
     heir = Container("coi-b", "default", "Running", "10.147.0.9", "veth2", "incusbr0", None)
     host.sources = OrphanSources(lambda: Instances([LIVE, heir]), None, tmp_path / "home",
-                                 lambda: BRIDGE)
+                                 lambda: BRIDGE, firewalld=lambda: host.firewall)
     async with host.run_test(size=(150, 40)) as pilot:
         await wait_until(lambda: bool(host.view.report.orphans))
         items = [item for _, item in rows(host)]

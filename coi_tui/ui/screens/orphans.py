@@ -107,6 +107,7 @@ class OrphansView(Vertical):
     OrphansView #orphans-table { height: 1fr; }
     OrphansView #orphans-summary, OrphansView #orphans-detail,
     OrphansView #orphans-skipped { height: auto; }
+    OrphansView #orphans-notes { height: auto; max-height: 2; color: $text-muted; }
     OrphansView #orphans-skipped { color: $text-muted; }
     """
 
@@ -119,6 +120,7 @@ class OrphansView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("no scan yet", id="orphans-summary")
+        yield Static("", id="orphans-notes", markup=False)  # what was not checked
         table: DataTable[str] = DataTable(id="orphans-table", cursor_type="row")
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -181,6 +183,9 @@ class OrphansView(Vertical):
             f"{self._report.count} orphan(s), {len(self.marked)} marked"
             + (f", {inherited} container(s) with inherited rules" if inherited else "")
             + (f" · WARNING: {errors}" if errors else ""))
+        notes = self.query_one("#orphans-notes", Static)
+        notes.display = bool(self._report.notes)
+        notes.update(" · ".join(self._report.notes))
         skipped = self._report.skipped
         self.query_one("#orphans-skipped", Static).update(
             ("not orphans: " + "; ".join(f"{s.id} ({s.reason})" for s in skipped))

@@ -21,10 +21,17 @@ class PlanReview(ModalScreen[bool]):
         Binding("n,escape", "cancel", "Cancel", id="plan.cancel"),
     ]
 
-    def __init__(self, plan: Plan, title: str | None = None) -> None:
+    DEFAULT_CSS = """
+    PlanReview #plan-note { height: 1; text-wrap: nowrap; text-overflow: ellipsis;
+                            color: $warning; }
+    """
+
+    def __init__(self, plan: Plan, title: str | None = None, note: str = "") -> None:
         super().__init__()
         self.plan = plan
         self.title_text = title or plan.title or "Review the plan"
+        # one line under the summary (e.g. which domains keep COI's cached addresses)
+        self.note = " ".join(note.split())
 
     def compose(self) -> ComposeResult:
         with Vertical(id="plan-dialog"):
@@ -33,6 +40,8 @@ class PlanReview(ModalScreen[bool]):
                 yield Static("Nothing to change: the rules already match.", id="plan-summary")
             else:
                 yield Static(plan_summary(self.plan), id="plan-summary")
+            if self.note:
+                yield Static(self.note, id="plan-note", markup=False)
             with VerticalScroll(id="plan-steps"):
                 for line in review_lines(self.plan):
                     yield Static(line, classes="plan-add" if line[0] == "+" else "plan-remove",
