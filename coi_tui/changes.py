@@ -354,9 +354,12 @@ def nothing_resolved(resolution: Resolution, container: str = "") -> str:
 BuildChange = Callable[[ChangePlanner, FirewallBackend], Change]
 
 
-def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[], list[str]]:
+def record_outcome(change: Change, containers: ContainerBackend, *,
+                   cut_flows: bool = True) -> Callable[[], list[str]]:
     """After a successful run: remember each container's mode (or forget it on removal) and
-    cut the flows the new rules would no longer let start. Returns warnings for the user."""
+    cut the flows the new rules would no longer let start (`cut_flows=False` where nothing
+    was taken away, e.g. an nft-era refresh that only adds answers). Returns warnings for
+    the user."""
 
     def done() -> list[str]:
         warnings = list(change.skipped)
@@ -369,7 +372,8 @@ def record_outcome(change: Change, containers: ContainerBackend) -> Callable[[],
             elif change.forget_mode:
                 containers.set_config(container, MODE_CONFIG_KEY, None)
             mode = change.mode or _recorded_mode(container)
-            if container.ipv4 and not change.forget_mode and mode is not Mode.OPEN:
+            if cut_flows and container.ipv4 and not change.forget_mode \
+                    and mode is not Mode.OPEN:
                 warning = _cut_flows(container)
                 if warning:
                     warnings.append(warning)

@@ -1,10 +1,14 @@
-"""`coi-tui dns [NAME...] [--json] [--refresh] [--follow]`: the allowlist's domains, their IPs,
-TTL countdowns and states, the refresh schedule, and each allowlist container's pinned IPs.
+"""`coi-tui dns [NAME...] [--json] [--refresh | --follow | --prune NAME [--dry-run]]`: the
+allowlist's domains, their IPs, TTL countdowns and states, the refresh schedule, and each
+allowlist container's pinned IPs (in the nft era also its old answers, with their age, and
+whether its /etc/hosts block is in step).
 
-Without options it resolves now and only shows (nothing is changed, no cache is written).
---refresh re-applies, through the firewall worker, the allowlists whose IPs changed (exit 1 if
-a step failed). --follow runs the refresher headless, one log line per refresh, until SIGTERM
-or Ctrl-C.
+Without options it resolves now and only shows (nothing is changed, no COI cache is
+written). --refresh re-applies, through the firewall worker, the allowlists whose answers
+changed (nft era: adds the new answers, then rewrites the container's /etc/hosts block; exit 1
+if a step failed). --follow runs the refresher headless, one log line per refresh, until
+SIGTERM or Ctrl-C. --prune (beyond COI) takes the old answers of a container out of its
+allowlist, as one reviewed change (--dry-run prints it).
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ from types import FrameType
 from typing import Any
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
+from coi_tui.changes import Change, ChangePlanner
+from coi_tui.cli.changes_run import run_change
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.errors import BadInput, CoiTuiError
+from coi_tui.keep.prune import HELP as PRUNE_HELP
+from coi_tui.keep.prune import prune_change
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import CoiRule, NetworkSettings
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, StepDone
-from coi_tui.services.dns.report import refresh_line, state_record
+from coi_tui.services.dns.report import old_answers_text, refresh_line, state_record
 from coi_tui.services.dns.schedule import seconds_until
 from coi_tui.wiring import Scope, coi_era, open_coi_firewall, open_containers, settings_from_args
 
@@ -39,6 +47,10 @@ def register(sub: Any) -> None:
                       help="resolve now and re-apply the allowlists whose IPs changed")
     mode.add_argument("--follow", action="store_true",
                       help="run the refresher until stopped, one log line per refresh")
+    mode.add_argument("--prune", action="append", metavar="NAME",
+                      help=f"{PRUNE_HELP} (repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --prune: print the exact plan only")
     parser.set_defaults(func=run)
 
 
@@ -65,16 +77,27 @@ def print_state(state: DnsState, now: float) -> None:
     print(f"last refresh: {refresh_line(state)}")
     if state.containers:
         print()
-        print_table(["container", "ipv4", "pinned_ips (cache)", "rule_ips", "cache"], [
+        print_table(["container", "ipv4", "pinned_ips (cache)", "rule_ips", "old answers",
+                     "/etc/hosts", "cache"], [
             [p.name, p.ipv4, " ".join(p.cached_ips) or None,
              None if p.rule_ips is None else " ".join(p.rule_ips) or "-",
+             old_answers_text(p, now), p.hosts_file or "-",
              f"UNREADABLE: {p.cache_error}" if p.cache_error else p.cache_file]
             for p in state.containers
         ])
+        if any(p.old_answers for p in state.containers):
+            print("\nold answers stay allowed, as COI keeps them; "
+                  "`coi-tui dns --prune NAME` takes them out (beyond COI)")
     print(f"\nnote: {state.note}")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.prune:
+        if args.names:
+            raise BadInput("dns --prune takes its containers as --prune NAME")
+        return _prune(args)
+    if args.dry_run:
+        raise BadInput("--dry-run goes with --prune")
     settings = settings_from_args(args)
     if not settings.allowed_domains and (args.refresh or args.follow):
         raise BadInput("network.allowed_domains is empty: nothing to resolve")
@@ -101,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
         if firewall is not None:
             firewall.close()
         containers.close()
+
+
+def _prune(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    names = list(dict.fromkeys(args.prune))
+
+    def build(planner: ChangePlanner, firewall: FirewallBackend) -> Change:
+        return prune_change(planner, settings, names, firewall.list_rules())
+
+    return run_change(args, build)
 
 
 def _show(args: argparse.Namespace, state: DnsState) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
-from coi_tui.plans import Plan
+from coi_tui.plans import Plan, PlanStep
 
 # An allowlist's answers: domain (or literal entry) -> IPv4 addresses, already filtered.
 Allowed = Mapping[str, Sequence[str]]
@@ -18,6 +18,12 @@ Allowed = Mapping[str, Sequence[str]]
 
 class CoiEra(Protocol):
     name: str  # "firewalld" or "nft"
+    # COI >= 0.11 (nft era) blocks DNS in allowlist mode and writes the container's
+    # /etc/hosts blocks; its firewalld era did neither
+    writes_container_hosts: bool
+    # resolved addresses stay pinned after DNS stops giving them (nft: permanent set
+    # elements); the firewalld era's refresh replaces them
+    keeps_old_answers: bool
 
     def infer_mode(self, container: Container, mine: Sequence[CoiRule]) -> Mode | None: ...
 
@@ -37,6 +43,30 @@ class CoiEra(Protocol):
 
     def pinned_ips(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
         """The resolved addresses an allowlist container has in force now."""
+        ...
+
+    def resolved_pins(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
+        """The addresses pinned from DNS answers (not literal entries, not hosts): what
+        `prune` may take out. Empty where the era keeps no old answers."""
+        ...
+
+    def hosts_steps(self, container: Container, settings: NetworkSettings, allowed: Allowed,
+                    *, setup: bool = False) -> tuple[PlanStep, ...]:
+        """Steps that write the container's /etc/hosts for these answers, as COI does in
+        this era (none where COI writes none)."""
+        ...
+
+    def prune(self, container: Container, live: Sequence[CoiRule], addresses: Iterable[str],
+              settings: NetworkSettings, allowed: Allowed) -> Plan:
+        """Old answers (`addresses`) out of force; `allowed`: the current answers. BadInput
+        where the era has nothing to prune."""
+        ...
+
+    def settle(self, expected: Sequence[CoiRule], live: Sequence[CoiRule]
+               ) -> tuple[CoiRule, ...]:
+        """The expected rules, with what the era lawfully holds beyond them taken from
+        `live` (nft: resolved set elements that DNS no longer gives stay,
+        docs/coi-nft-era.md §4.3)."""
         ...
 
 

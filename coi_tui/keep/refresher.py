@@ -1,12 +1,22 @@
-"""The allowlist refresher: one schedule for every allowlist container (spec §3.2), run inside
-the TUI, by `coi-tui dns --follow` and by `coi-tui watch` (one implementation).
+"""The allowlist refresher: one schedule for every allowlist container
+(docs/coi-firewalld-era.md §3.2), run inside the TUI, by `coi-tui dns --follow` and by
+`coi-tui watch` (one implementation).
 
 When due it resolves the allowlist, keeps failed domains' IPs from COI's cache (stale), and for
-each allowlist container whose pinned IPs (the /32 ACCEPTs at priority 1 in its live rules)
-differ from the new set it submits ONE re-apply job to the firewall worker. The job plans with
-ChangePlanner against fresh rules, so the transition is the fail-closed one: unchanged IPs are
-untouched, new ACCEPTs go in before old ones go out, old flows are cut. Unlike COI (remove
-everything, re-add) there is no exposure window. No job when nothing changed.
+each allowlist container whose pins differ from the new answers it submits ONE re-apply job to
+the firewall worker. The job plans with ChangePlanner against fresh rules. No job when nothing
+changed.
+
+firewalld era: the pins are the /32 ACCEPTs at priority 1; the transition is the fail-closed
+one (new ACCEPTs in before old ones go out, old flows cut). Unlike COI (remove everything,
+re-add) there is no exposure window.
+
+nft era (COI >= 0.11): resolved set elements are permanent, as COI's: a refresh only adds the
+new answers (one transaction) and then rewrites the container's `# BEGIN coi allowlist` block
+of /etc/hosts with them (firewall first, file second), the container's only resolver since
+DNS is blocked. A job is due when an answer is not in the set yet or the block does not say
+what COI would write. Old answers stay pinned and are shown with their age (pins.py); pruning
+them is a separate, reviewed change (keep/prune.py).
 """
 
 from __future__ import annotations
@@ -15,16 +25,17 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import ChangePlanner, record_outcome
-from coi_tui.eras.seam import CoiEra, owned
+from coi_tui.eras.seam import CoiEra, entry_name, owned
 from coi_tui.errors import CoiTuiError
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
+from coi_tui.plans import Plan, PlanStep
 from coi_tui.runtime.engine import Built, Job, JobFinished
 from coi_tui.services.dns.cache import (
     CacheError,
@@ -36,45 +47,23 @@ from coi_tui.services.dns.cache import (
     save_cache,
     stale_from_memory,
 )
+from coi_tui.services.dns.pins import (
+    OldAnswer,
+    ledger_path,
+    load_ledger,
+    old_answers,
+    save_ledger,
+    update_ledger,
+)
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
 from coi_tui.services.dns.schedule import DISABLED_NOTE, SCHEDULE_NOTE, interval_for
+from coi_tui.services.dns.state import ContainerPins, DnsState, RefreshResult
 from coi_tui.services.inventory import FIREWALLD, mode_of
 from coi_tui.services.resolve import Clock, Resolution, resolve_allowlist
 
+__all__ = ["ContainerPins", "DnsRefresher", "DnsState", "RefreshResult", "pinned_ips"]
+
 ResolveFn = Callable[[Sequence[str], bool], Resolution]  # (entries, allow_local) -> answers
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    at: float
-    ok: bool  # every domain answered and every queued job (so far) succeeded
-    summary: str  # one line, e.g. "3 domains: 2 fresh, 1 stale; re-apply coi-lab-3"
-    changed: tuple[str, ...] = ()  # containers a re-apply was queued for
-    jobs: tuple[int, ...] = ()  # their job ids (when submit returns one)
-    failed_jobs: tuple[str, ...] = ()  # "container: reason"
-    errors: tuple[str, ...] = ()  # resolution / cache / backend problems
-
-
-@dataclass(frozen=True)
-class ContainerPins:
-    name: str
-    ipv4: str | None
-    cache_file: str
-    cached_ips: tuple[str, ...]  # pinned according to COI's cache file
-    rule_ips: tuple[str, ...] | None  # pinned according to the live rules (None: unknown)
-    last_update: datetime | None = None  # the cache file's
-    cache_error: str = ""  # the cache file does not parse: reported, kept as it is
-
-
-@dataclass(frozen=True)
-class DnsState:
-    records: tuple[DomainRecord, ...] = ()
-    interval: int | None = None  # seconds; None: refresh disabled (or nothing resolved yet)
-    next_refresh_at: float | None = None  # absolute, the refresher's clock
-    last_refresh: RefreshResult | None = None
-    containers: tuple[ContainerPins, ...] = ()
-    enabled: bool = True
-    note: str = SCHEDULE_NOTE
 
 
 def pinned_ips(rules: Iterable[CoiRule], ip: str, era: CoiEra = FIREWALLD) -> frozenset[str]:
@@ -228,8 +217,11 @@ class DnsRefresher:
                                 self.settings.allow_local_network_access)
             rule_ips = pinned_ips(live, container.ipv4 or "", self._era) if live is not None \
                 else None
+            hosts, hosts_file = self._hosts_in_step(container, mine, live)
+            old = self._old_answers(container, mine, live, cache, now)
             if self._apply and live is not None and container.ipv4 and entries:
-                job = self._reapply_if_changed(container, mine, rule_ips or frozenset(), now)
+                job = self._reapply_if_changed(container, mine, rule_ips or frozenset(), now,
+                                               hosts)
                 if job is not None:
                     changed.append(container.name)
                     job_id = self._submit(job)
@@ -246,6 +238,7 @@ class DnsRefresher:
                 tuple(sorted(rule_ips)) if rule_ips is not None else None,
                 cache.last_update if cache else None,
                 "" if cache is not None else _cache_problem(errors, container.name),
+                old, hosts_file,
             ))
         records = tuple(shown.records.values())
         for record in records:
@@ -307,15 +300,61 @@ class DnsRefresher:
             return [f"{name}: cache not written: {error}"]
         return []
 
+    def _hosts_in_step(self, container: Container, resolution: Resolution,
+                       live: Sequence[CoiRule] | None) -> tuple[tuple[PlanStep, ...], str]:
+        """The era's /etc/hosts steps for these answers that the file is not in step with
+        (each step verifies itself: one read of the file), and a word for the view."""
+        if not self._era.writes_container_hosts or live is None or _has_unknown(resolution):
+            return (), ""
+        wanted = self._era.hosts_steps(container, self.settings, answers_of(resolution))
+        if not wanted:
+            return (), ""
+        differ = [(step, why) for step in wanted
+                  for why in [step.verify(lambda: live)] if why]
+        if not differ:
+            return (), "in step"
+        unreadable = [w for _, why in differ for w in why if "could not read" in w]
+        word = f"unreadable: {unreadable[0]}" if unreadable else "not in step"
+        return tuple(step for step, _ in differ), word + (
+            " (this refresh rewrites it)" if self._apply else "")
+
+    def _old_answers(self, container: Container, resolution: Resolution,
+                     live: Sequence[CoiRule] | None, cache: IpCache | None,
+                     now: float) -> tuple[OldAnswer, ...] | None:
+        """Pins DNS no longer gives, dated in coi-tui's ledger (None while a name fails:
+        what it still gives is unknown)."""
+        if not self._era.keeps_old_answers or live is None:
+            return None
+        pins = self._era.resolved_pins(container, live)
+        answered = frozenset(resolution.ips)
+        path = ledger_path(container.name, self._home)
+        ledger = update_ledger(load_ledger(path), pins, answered,
+                               datetime.fromtimestamp(now, UTC), cache)
+        with contextlib.suppress(OSError):
+            save_ledger(path, ledger)
+        if _has_unknown(resolution) or any(r.status is DomainStatus.STALE
+                                           for r in resolution.records.values()):
+            return None
+        return old_answers(ledger, pins - answered)
+
     def _reapply_if_changed(self, container: Container, resolution: Resolution,
-                            pinned: frozenset[str], now: float) -> Job | None:
+                            pinned: frozenset[str], now: float,
+                            hosts: tuple[PlanStep, ...] = ()) -> Job | None:
         target = frozenset(resolution.ips)
-        if _has_unknown(resolution):
-            # a failed domain with nothing cached: its IPs are unknown, so none may go
-            target |= pinned
-        if target == pinned or not target:
+        keeps = self._era.keeps_old_answers
+        if keeps:
+            # old answers stay (permanent elements): due when an answer is not pinned yet
+            # or the hosts file is not in step; a failed name's pins stay whatever happens
+            due = bool(target - pinned) or bool(hosts)
+            pinned_resolution = resolution
+        else:
+            if _has_unknown(resolution):
+                # a failed domain with nothing cached: its IPs are unknown, so none may go
+                target |= pinned
+            due = target != pinned
+            pinned_resolution = replace(resolution, ips=tuple(sorted(target)))
+        if not due or not target:
             return None  # unchanged; or nothing resolved at all: never shrink to nothing
-        pinned_resolution = replace(resolution, ips=tuple(sorted(target)))
         settings, containers, era = self.settings, self._containers, self._era
         write_cache = not _has_unknown(resolution)
 
@@ -323,7 +362,14 @@ class DnsRefresher:
             planner = ChangePlanner(containers, settings, lambda _s: pinned_resolution,
                                     era=era)
             change = planner.apply([container.name], Mode.ALLOWLIST, firewall.list_rules())
-            recorded = record_outcome(change, containers)
+            # the file steps the transition did not bring (the set already had the answers)
+            extra = tuple(step for step in hosts if step not in change.plan.steps)
+            if extra:
+                change = replace(change, plan=Plan((*change.plan.steps, *extra),
+                                                   change.plan.title or
+                                                   f"{container.name}: /etc/hosts"))
+            # nothing is taken away where old answers stay: no flow to cut
+            recorded = record_outcome(change, containers, cut_flows=not keeps)
 
             def done() -> Sequence[str]:
                 # record_outcome's hook returns warnings in newer engines, None in older ones
@@ -339,6 +385,12 @@ class DnsRefresher:
 
         return Job(f"DNS refresh: re-apply the allowlist of {container.name}", build,
                    "dns-refresh")
+
+
+def answers_of(resolution: Resolution) -> dict[str, tuple[str, ...]]:
+    """Each name (COI's parse of its entry) with the addresses it resolved to (a stale one's
+    cached addresses), as the transition pins them."""
+    return {entry_name(d): tuple(r.ips) for d, r in resolution.records.items() if r.ips}
 
 
 def _has_unknown(resolution: Resolution) -> bool:

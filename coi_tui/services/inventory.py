@@ -128,6 +128,8 @@ def join_inventory(
         mode, source = mode_of(c, mine, era)
         gateway = (gateways or {}).get(c.network) if c.network else None
         want = expected(c, mode, gateway) if expected and mode and c.ipv4 else None
+        if want is not None:  # what the era keeps beyond it (nft: old answers)
+            want = era.settle(want, mine)
         isolation, reason = isolation_of(c, mode, source, mine, want, firewall)
         link = links.get(c.veth) if c.veth else None
         states.append(

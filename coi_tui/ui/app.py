@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import BuildChange, ChangePlanner, job_for, stale_line
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.prune import prune_change
 from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import Inventory, Mode, NetworkSettings
@@ -47,7 +48,7 @@ from coi_tui.ui.paths import stylesheets
 from coi_tui.ui.screens.apply_offer import ApplyOffer
 from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_changed
 from coi_tui.ui.screens.containers import ContainersView
-from coi_tui.ui.screens.dns_view import DnsRefreshRequested, DnsView
+from coi_tui.ui.screens.dns_view import DnsPruneRequested, DnsRefreshRequested, DnsView
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import (
     CleanOrphansRequested,
@@ -318,6 +319,14 @@ class CoiApp(App[int]):
     def on_dns_refresh_requested(self, _message: DnsRefreshRequested) -> None:
         if self.refresher is not None:
             self.refresher.request_refresh()
+
+    def on_dns_prune_requested(self, message: DnsPruneRequested) -> None:
+        """`P` in the DNS view: the old answers out, reviewed like any change (beyond COI)."""
+        if self.read_only:
+            self.notify("read-only: a prune changes the firewall", severity="warning")
+            return
+        settings, names = self.settings, message.names
+        self._plan(lambda planner, fw: prune_change(planner, settings, names, fw.list_rules()))
 
     def on_engine_update(self, message: EngineUpdate) -> None:
         panel = self.progress

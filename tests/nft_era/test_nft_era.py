@@ -252,13 +252,17 @@ def test_watch_restores_a_rule_deleted_by_hand_within_2s(
         log.close()
 
 
-def test_a_dns_refresh_swaps_set_elements_in_one_transaction_and_traffic_follows(
+def test_a_dns_refresh_adds_the_new_answer_in_one_transaction_and_keeps_the_old(
     first: tuple[str, str, str], coi_home: Path
 ) -> None:
+    """COI's contract (spec §4.3, §11 item 9): a refresh only adds; the old answer stays in
+    the set (still reachable by address), the container's /etc/hosts block names the new
+    one (tests/nft_era/test_allowlist_names.py follows the names)."""
     name, ip, _veth = first
     domain = "nft-refresh.lab.test"
     (coi_home / ".coi" / "config.toml").write_text(
         f'[network]\nallowed_domains = ["{domain}"]\n')
+    hosts_before = lab.run("incus", "exec", name, "--", "cat", "/etc/hosts").stdout
     lab.dns_set(domain, [lab.INTERNET_HOST], 60)
     try:
         assert coi_tui("apply", name, "--mode", "allowlist").returncode == 0
@@ -268,16 +272,18 @@ def test_a_dns_refresh_swaps_set_elements_in_one_transaction_and_traffic_follows
         lab.dns_set(domain, [lab.INTERNET_HOST_2], 60)
         result = coi_tui("dns", "--refresh")
         assert result.returncode == 0, result.stderr
-        assert "[1/1] ok" in result.stdout and "delete element" in result.stdout
+        assert "[1/2] ok" in result.stdout and "[2/2] ok" in result.stdout  # nft, /etc/hosts
+        assert "delete" not in result.stdout
         assert lines_of(ip) == rules_before  # only set elements changed
         d = sets_of(ip)[f"coi_d_{ip.replace('.', '_')}"]
-        assert d == [json.dumps(lab.INTERNET_HOST_2)]
-        assert lab.http_get(name, lab.INTERNET_HOST_2) and not lab.http_get(name,
-                                                                            lab.INTERNET_HOST)
+        assert d == sorted([json.dumps(lab.INTERNET_HOST), json.dumps(lab.INTERNET_HOST_2)])
+        assert lab.http_get(name, lab.INTERNET_HOST_2) and lab.http_get(name, lab.INTERNET_HOST)
         again = coi_tui("dns", "--refresh")
-        assert again.returncode == 0 and "[1/1]" not in again.stdout  # nothing changed: no job
+        assert again.returncode == 0 and "[1/" not in again.stdout  # nothing changed: no job
     finally:
         lab.dns_del(domain)
+        subprocess.run(["incus", "exec", name, "--", "sh", "-c", "cat > /etc/hosts"],
+                       input=hosts_before, text=True, capture_output=True, timeout=15)
 
 
 DEAD_IP, DEAD_NAME = "10.147.0.99", "coi-gone"

@@ -5,14 +5,16 @@ request, and a new state replaces the rows."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
 from coi_tui.keep.refresher import ContainerPins, DnsState, RefreshResult
+from coi_tui.services.dns.pins import OldAnswer
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
-from coi_tui.ui.screens.dns_view import DnsRefreshRequested, DnsView
+from coi_tui.ui.screens.dns_view import DnsPruneRequested, DnsRefreshRequested, DnsView
 from tests.waiting import wait_until
 
 T0 = 1_800_000_000.0
@@ -124,3 +126,36 @@ async def test_disabled_refresh_and_an_unreadable_cache_are_said() -> None:
         await pilot.pause()
         assert text(app, "#dns-schedule").startswith("refresh disabled")
         assert "cache UNREADABLE (kept as is): /x.json: not JSON" in text(app, "#dns-pins")
+
+
+class PruneHost(ViewHost):
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.prunes: list[tuple[str, ...]] = []
+
+    def on_dns_prune_requested(self, message: DnsPruneRequested) -> None:
+        self.prunes.append(message.names)
+
+
+async def test_old_answers_show_with_their_age_and_p_asks_to_prune_them() -> None:
+    clock = Clock()
+    app = PruneHost(clock)
+    since = datetime.fromtimestamp(T0 - 720, UTC)
+    pins = ContainerPins("coi-lab-3", "10.147.0.130", "/c.json", ("203.0.113.20",),
+                         ("203.0.113.10", "203.0.113.20"),
+                         old_answers=(OldAnswer("203.0.113.10", since, True),),
+                         hosts_file="in step")
+    async with app.run_test(size=(160, 30)) as pilot:
+        app.view.show_state(replace(STATE, containers=(pins,)))
+        await pilot.pause()
+        shown = text(app, "#dns-pins")
+        assert "coi-lab-3: pinned 203.0.113.20" in shown
+        assert ("old answers (still allowed, as COI keeps them; P prunes): "
+                "203.0.113.10 (unanswered 12m)") in shown
+        app.query_one("#dns-table", DataTable).focus()
+        await pilot.press("P")
+        await wait_until(lambda: app.prunes == [("coi-lab-3",)])
+        app.view.show_state(replace(STATE, containers=(replace(pins, old_answers=()),)))
+        await pilot.press("P")  # nothing to prune: a note, no request
+        await pilot.pause(0.1)
+        assert app.prunes == [("coi-lab-3",)]

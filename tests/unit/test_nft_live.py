@@ -28,6 +28,7 @@ from coi_tui.eras.nft.transaction import (
     apply_script,
     owned_objects,
     policy_in_force,
+    prune_script,
     refresh_script,
     remove_script,
 )
@@ -144,29 +145,37 @@ def test_remove_takes_exactly_one_container(scratch: Scratch) -> None:
     assert [r.comment for r in after.ip.rules_in("forward")].count("coi-base") == 1
 
 
-def test_refresh_adds_elements_in_one_transaction(scratch: Scratch) -> None:
+def test_refresh_adds_elements_in_one_transaction_and_keeps_the_old_ones(
+        scratch: Scratch) -> None:
     ip = "10.147.0.5"
     desired = _desired(ip, "coi-lab-1", Mode.ALLOWLIST, SETTINGS[1])
     scratch.apply(apply_script(scratch.state(), desired, table=scratch.name).text)
+    before = {s.name: s.elements for s in owned_sets(scratch.state().ip, ip)}
     rules_before = owned_rules(scratch.state().ip, ip)
     script = refresh_script(scratch.state(), ip, {
         "coi_d_10_147_0_5": ["203.0.113.10", "203.0.113.12"],
         "coi_dp_10_147_0_5": ["203.0.113.12 . 80", "203.0.113.12 . 443"],
-    }, table=scratch.name, remove_stale=True)
+    }, table=scratch.name)
     assert script.lines == (
         f"add element ip {scratch.name} coi_d_10_147_0_5 {{ 203.0.113.12 }}",
-        f"delete element ip {scratch.name} coi_d_10_147_0_5 {{ 203.0.113.11 }}",
         f"add element ip {scratch.name} coi_dp_10_147_0_5 {{ 203.0.113.12 . 80, "
         "203.0.113.12 . 443 }",
-        f"delete element ip {scratch.name} coi_dp_10_147_0_5 {{ 203.0.113.10 . 80, "
-        "203.0.113.10 . 443, 203.0.113.11 . 80, 203.0.113.11 . 443 }",
     )
     scratch.apply(script.text)
     live = scratch.state()
     sets = {s.name: s.elements for s in owned_sets(live.ip, ip)}
-    assert sets["coi_d_10_147_0_5"] == ("203.0.113.10", "203.0.113.12")
-    assert set(sets["coi_dp_10_147_0_5"]) == {"203.0.113.12 . 80", "203.0.113.12 . 443"}
+    # every old answer stays (COI's permanent elements), the new one is added
+    assert sets["coi_d_10_147_0_5"] == ("203.0.113.10", "203.0.113.11", "203.0.113.12")
+    assert set(sets["coi_dp_10_147_0_5"]) == set(before["coi_dp_10_147_0_5"]) | {
+        "203.0.113.12 . 80", "203.0.113.12 . 443"}
     assert owned_rules(live.ip, ip) == rules_before  # same handles: no rule was touched
+    # a prune by request takes .11 out of both sets, in one transaction
+    pruned = prune_script(live, ip, ["203.0.113.11"], table=scratch.name)
+    scratch.apply(pruned.text)
+    after = {s.name: s.elements for s in owned_sets(scratch.state().ip, ip)}
+    assert after["coi_d_10_147_0_5"] == ("203.0.113.10", "203.0.113.12")
+    assert not any(e.startswith("203.0.113.11 ") for e in after["coi_dp_10_147_0_5"])
+    assert owned_rules(scratch.state().ip, ip) == rules_before
 
 
 def test_a_fresh_host_script_with_hooked_chains_passes_the_kernel_check() -> None:

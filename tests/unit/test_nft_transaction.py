@@ -13,6 +13,7 @@ from coi_tui.eras.nft.policy import desired_policy
 from coi_tui.eras.nft.transaction import (
     apply_script,
     owned_objects,
+    prune_script,
     refresh_script,
     remove_script,
 )
@@ -80,18 +81,35 @@ def test_refresh_only_adds_missing_elements() -> None:
     )
 
 
-def test_refresh_removes_only_when_asked_and_only_what_no_wanted_element_overlaps() -> None:
+def test_refresh_never_removes_an_element_dns_no_longer_gives() -> None:
+    """COI's contract (docs/coi-nft-era.md §4.3, §11 item 9): resolved elements are
+    permanent, since the container's /etc/hosts (or a process that read it) may still name an
+    old address."""
     ip = "10.147.0.50"
+    # live: coi_d_ {.10, .11}; DNS now gives only .12
     script = refresh_script(state(), ip, {
-        "coi_d_10_147_0_50": ["203.0.113.10"],
-        "coi_s_10_147_0_50": ["203.0.114.1", "203.0.113.0/24"],
-    }, remove_stale=True)
+        "coi_d_10_147_0_50": ["203.0.113.12"],
+        "coi_dp_10_147_0_50": ["203.0.113.12 . 1-65535"],
+    })
+    assert script.lines == (
+        "add element ip coi coi_d_10_147_0_50 { 203.0.113.12 }",
+        "add element ip coi coi_dp_10_147_0_50 { 203.0.113.12 . 1-65535 }",
+    )
+    assert not any(line.startswith("delete") for line in script.lines)
+    with pytest.raises(TypeError):
+        refresh_script(state(), ip, {}, remove_stale=True)  # type: ignore[call-arg]
+
+
+def test_prune_takes_out_exactly_the_old_answers_and_their_tuples() -> None:
+    ip = "10.147.0.50"
+    script = prune_script(state(), ip, ["203.0.113.11"])
     assert script.lines == (
         "delete element ip coi coi_d_10_147_0_50 { 203.0.113.11 }",
-        # the merged range still holds a wanted address: kept
-        "delete element ip coi coi_s_10_147_0_50 { 198.51.100.7 }",
+        "delete element ip coi coi_dp_10_147_0_50 { 203.0.113.11 . 443 }",
     )
-    assert all(re.match(r"(add|delete) element ", line) for line in script.lines)
+    assert prune_script(state(), ip, ["198.51.100.99"]).empty  # not pinned: nothing to do
+    with pytest.raises(BadInput, match="not an allowlist container"):
+        prune_script(state(), "10.147.0.5", ["203.0.113.11"])
 
 
 def test_refresh_refuses_sets_that_are_not_the_container_s() -> None:

@@ -10,12 +10,15 @@ from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.eras.firewalld.policy import infer_mode as infer_direct_mode
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.eras.seam import Allowed, flat, owned
+from coi_tui.errors import BadInput
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
-from coi_tui.plans import Plan
+from coi_tui.plans import Plan, PlanStep
 
 
 class FirewalldEra:
     name = "firewalld"
+    writes_container_hosts = False  # DNS stays open: the container resolves by itself
+    keeps_old_answers = False  # a refresh replaces the /32 ACCEPTs (docs/coi-firewalld-era.md §3.2)
 
     @staticmethod
     def _direct(rules: Iterable[CoiRule]) -> list[DirectRule]:
@@ -49,3 +52,19 @@ class FirewalldEra:
             (r.destination or "")[:-3] for r in self._direct(owned(container, live))
             if r.priority == 1 and r.verdict == "ACCEPT"
             and (r.destination or "").endswith("/32"))
+
+    def resolved_pins(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
+        return frozenset()
+
+    def hosts_steps(self, container: Container, settings: NetworkSettings, allowed: Allowed,
+                    *, setup: bool = False) -> tuple[PlanStep, ...]:
+        return ()
+
+    def prune(self, container: Container, live: Sequence[CoiRule], addresses: Iterable[str],
+              settings: NetworkSettings, allowed: Allowed) -> Plan:
+        raise BadInput("the firewalld era keeps no old answers: each refresh replaces the "
+                       "pinned addresses, so there is nothing to prune")
+
+    def settle(self, expected: Sequence[CoiRule], live: Sequence[CoiRule]
+               ) -> tuple[CoiRule, ...]:
+        return tuple(expected)

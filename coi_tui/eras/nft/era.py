@@ -1,5 +1,10 @@
 """COI's nft era as a `CoiEra`: table `ip coi`, rules owned by `comment "coi-<ip>"`, allowlist
-sets; every change is ONE `nft -f -` transaction, so no intermediate state exists."""
+sets; every firewall change is ONE `nft -f -` transaction, so no intermediate state exists.
+
+An allowlist blocks DNS (COI ≥ 0.11), so a plan that installs resolved addresses also
+rewrites the container's `# BEGIN coi allowlist` block of /etc/hosts (hosts_file.py), after
+the transaction: firewall first, file second, as COI's syncResolved does. Resolved elements
+are permanent (COI never removes them); `prune` takes old answers out on request."""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from functools import partial
 from typing import Protocol, cast
 
 from coi_tui.backends.base import FirewallBackend
+from coi_tui.backends.container_exec import IncusExec
 from coi_tui.eras.nft import policy as nft_policy
+from coi_tui.eras.nft.hosts_file import HostsBlockStep, ShellFactory, allowlist_block, hosts_block
 from coi_tui.eras.nft.model import DesiredPolicy, NftSettings, NftState, set_name
 from coi_tui.eras.nft.objects import NftCoiRule, NftCoiSet, desired_objects, state_of
 from coi_tui.eras.nft.transaction import (
@@ -17,13 +24,13 @@ from coi_tui.eras.nft.transaction import (
     apply_script,
     owned_objects,
     policy_in_force,
-    refresh_script,
+    prune_script,
     remove_script,
 )
 from coi_tui.eras.seam import Allowed
 from coi_tui.errors import BadInput
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
-from coi_tui.plans import Plan, PlanLine, Present
+from coi_tui.plans import Plan, PlanLine, PlanStep, Present
 
 
 class ScriptRunner(Protocol):
@@ -100,6 +107,11 @@ def nft_settings(settings: NetworkSettings) -> NftSettings:
 
 class NftEra:
     name = "nft"
+    writes_container_hosts = True  # allowlist: DNS blocked, /etc/hosts is the resolver
+    keeps_old_answers = True  # resolved elements are permanent (docs/coi-nft-era.md §4.3)
+
+    def __init__(self, shell: ShellFactory = IncusExec) -> None:
+        self._shell = shell  # how the /etc/hosts steps reach into a container
 
     @staticmethod
     def _policy(container: Container, mode: Mode, settings: NetworkSettings,
@@ -137,22 +149,69 @@ class NftEra:
         policy = self._policy(container, mode, settings, gateway, allowed)
         state = state_of(live)
         script = apply_script(state, policy)
-        stale = self._stale_answers(state, policy)
-        if stale:  # in the same transaction: what DNS no longer answers goes as the new comes
-            script = NftScript((*script.lines, *stale),
-                               script.title or f"{container.name}: refresh allowlist")
-        return self._step(script, container.name, partial(_not_in_force, policy))
+        plan = self._step(script, container.name, partial(_not_in_force, policy))
+        if mode is not Mode.ALLOWLIST or not _adds_answers(script, policy):
+            return plan
+        # resolved addresses go in: the container's hosts file names them, file second.
+        # Sets created now = COI's setup (allowlist block, then [[network.hosts]]); else a
+        # refresh (the allowlist block only, as COI's refresher writes it)
+        setup = set_name("d", policy.ip) not in {
+            s.name for s in owned_objects(state, policy.ip, policy.name).sets}
+        steps = self.hosts_steps(container, settings, allowed, setup=setup)
+        return Plan((*plan.steps, *steps), plan.title)
 
-    @staticmethod
-    def _stale_answers(state: NftState, policy: DesiredPolicy) -> tuple[str, ...]:
-        """Resolved addresses (`coi_d_`, `coi_dp_`) that the new answers no longer hold. Only
-        ever called with the full set to pin: a domain that failed keeps its IPs in it."""
-        dynamic = {s.name: s.elements for s in policy.sets if s.kind in ("d", "dp")}
-        live = {s.name for s in owned_objects(state, policy.ip, policy.name).sets}
-        if not dynamic or not set(dynamic) <= live:
-            return ()
-        script = refresh_script(state, policy.ip, dynamic, remove_stale=True)
-        return tuple(line for line in script.lines if line.startswith("delete element"))
+    def hosts_steps(self, container: Container, settings: NetworkSettings, allowed: Allowed,
+                    *, setup: bool = False) -> tuple[PlanStep, ...]:
+        """The /etc/hosts blocks COI writes for these answers: the allowlist block when the
+        allowlist has names (COI writes none for literal addresses only), and at `setup`
+        the [[network.hosts]] block when hosts are configured."""
+        steps: list[PlanStep] = []
+        names = answers_by_name(settings, allowed)
+        if names:
+            steps.append(HostsBlockStep(container, allowlist_block(names),
+                                        "DNS is blocked: /etc/hosts is the resolver",
+                                        self._shell))
+        if setup and settings.hosts:
+            steps.append(HostsBlockStep(container, hosts_block(settings.hosts),
+                                        "[[network.hosts]]", self._shell))
+        return tuple(steps)
+
+    def resolved_pins(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
+        """The addresses in its `coi_d_` set: every answer DNS ever gave since setup."""
+        if container.ipv4 is None:
+            return frozenset()
+        name = set_name("d", container.ipv4)
+        return frozenset(e for r in live if isinstance(r, NftCoiSet) and r.name == name
+                         for e in r.elements if "/" not in e and "-" not in e)
+
+    def prune(self, container: Container, live: Sequence[CoiRule], addresses: Iterable[str],
+              settings: NetworkSettings, allowed: Allowed) -> Plan:
+        """Beyond COI: old answers (`addresses`, which DNS no longer gives) out of the sets in
+        one transaction, then the allowlist block rewritten with the current answers."""
+        if container.ipv4 is None:
+            raise BadInput(f"{container.name} has no IPv4 address: start it first")
+        ip = container.ipv4
+        gone = tuple(sorted(set(addresses)))
+        current = {a for ips in allowed.values() for a in ips}
+        if set(gone) & current:
+            raise BadInput(f"{', '.join(sorted(set(gone) & current))}: DNS still answers "
+                           "with it: not pruned")
+        state = state_of(live)
+        script = prune_script(state, ip, gone)
+        title = f"{container.name}: prune {len(gone)} old answer(s)"
+        if script.empty:
+            return Plan((), title)
+
+        def pruned(now: NftState) -> str:
+            left = {e for s in owned_objects(now, ip, container.name).sets
+                    if s.name in (set_name("d", ip), set_name("dp", ip))
+                    for e in s.elements if e.split(" . ")[0] in gone}
+            return f"still in the sets: {', '.join(sorted(left))}" if left else ""
+
+        part = ScriptPart(container.name, script.lines, pruned)
+        steps: tuple[PlanStep, ...] = (NftTransaction((part,), title, title),
+                                       *self.hosts_steps(container, settings, allowed))
+        return Plan(steps, title)
 
     def removal(self, container: Container, live: Sequence[CoiRule]) -> Plan:
         script = remove_script(state_of(live), container.ipv4, container.name)
@@ -164,12 +223,30 @@ class NftEra:
         return self._step(script, container.name, gone)
 
     def merge(self, plans: Iterable[Plan], title: str) -> Plan:
-        """Every container's script in ONE transaction: the change is all or nothing."""
+        """Every container's script in ONE transaction: the firewall change is all or nothing;
+        the /etc/hosts steps follow it, in order."""
+        plans = tuple(plans)
         parts = tuple(part for p in plans for step in p.steps
                       if isinstance(step, NftTransaction) for part in step.parts)
-        if not parts:
-            return Plan((), title)
-        return Plan((NftTransaction(parts, title, title),), title)
+        files = tuple(step for p in plans for step in p.steps
+                      if not isinstance(step, NftTransaction))
+        head = (NftTransaction(parts, title, title),) if parts else ()
+        return Plan((*head, *files), title)
+
+    def settle(self, expected: Sequence[CoiRule], live: Sequence[CoiRule]
+               ) -> tuple[CoiRule, ...]:
+        """A resolved set (`coi_d_`, `coi_dp_`) that holds every expected element and more
+        is as expected: the more are old answers COI keeps (permanent elements)."""
+        by_name = {r.name: r for r in live if isinstance(r, NftCoiSet)}
+        settled: list[CoiRule] = []
+        for rule in expected:
+            have = by_name.get(rule.name) if isinstance(rule, NftCoiSet) else None
+            if (isinstance(rule, NftCoiSet) and have is not None and rule.kind in ("d", "dp")
+                    and set(rule.elements) <= set(have.elements)):
+                settled.append(have)
+            else:
+                settled.append(rule)
+        return tuple(settled)
 
     def pinned_ips(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
         if container.ipv4 is None:
@@ -178,6 +255,23 @@ class NftEra:
         names = {set_name("d", container.ipv4), set_name("s", container.ipv4)}
         return frozenset(e for r in live if isinstance(r, NftCoiSet) and r.name in names
                          for e in r.elements if "/" not in e and "-" not in e)
+
+
+def answers_by_name(settings: NetworkSettings, allowed: Allowed) -> dict[str, tuple[str, ...]]:
+    """Each allowlisted name (COI's parse: no `:ports`, lower case, no trailing dot) with the
+    addresses installed for it; literal addresses and CIDRs are not names."""
+    names: dict[str, tuple[str, ...]] = {}
+    for entry in settings.allowed_domains:
+        parsed = nft_policy.parse_allow_entry(entry)
+        if not parsed.static:
+            names[parsed.dest] = tuple(dict.fromkeys(allowed.get(parsed.dest, ())))
+    return names
+
+
+def _adds_answers(script: NftScript, policy: DesiredPolicy) -> bool:
+    """The script puts resolved addresses into the container's `coi_d_` set."""
+    d_set = f" {set_name('d', policy.ip)} {{"
+    return any(line.startswith("add element ") and d_set in line for line in script.lines)
 
 
 def _not_in_force(policy: DesiredPolicy, state: NftState) -> str:

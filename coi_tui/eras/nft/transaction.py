@@ -30,6 +30,7 @@ from coi_tui.eras.nft.model import (
     SetSpec,
     boot_comment,
     ip6_comment,
+    set_name,
     set_names,
 )
 from coi_tui.eras.nft.policy import (
@@ -169,9 +170,10 @@ def apply_script(
     replaced whole (deleted by handle, re-added in COI's order), since first match wins
     and appended rules could not be slotted between kept ones. Sets are created if missing
     and given their missing elements; sets the new mode does not use are deleted after the
-    rules that name them. Set elements are never removed here (refresh_script does that
-    on request). `lift_boot_block` removes this container's own `coi-boot-<name>`, as COI
-    does after a successful setup."""
+    rules that name them. Set elements are never removed here (resolved ones are
+    permanent, as COI's; `prune_script` takes old answers out on request).
+    `lift_boot_block` removes this container's own `coi-boot-<name>`, as COI does after a
+    successful setup."""
     owned = owned_objects(state, desired.ip, desired.name)
     deletes: list[str] = []
     adds: list[str] = []
@@ -227,18 +229,16 @@ def refresh_script(
     desired: Mapping[str, Sequence[str]],
     *,
     table: str = COI_TABLE,
-    remove_stale: bool = False,
 ) -> NftScript:
-    """An allowlist refresh: only `add element` (and, with `remove_stale`, `delete
-    element`) lines for this container's own sets, all in one transaction (so an address
-    and its `addr . port` tuple arrive together, unlike COI's two execs).
+    """An allowlist refresh: only `add element` lines for this container's own sets, all in
+    one transaction (so an address and its `addr . port` tuple arrive together, unlike COI's
+    two execs).
 
     `desired` maps set names to the elements they should hold. Elements already covered
-    (auto-merge may have widened them) are not re-added. COI never removes elements on
-    refresh (spec §11.9; /etc/hosts may still name them), hence `remove_stale` defaults to
-    False; when set, a live element goes only if it overlaps no desired element (a merged
-    interval that still holds a wanted address is kept: refreshing never shrinks what is
-    still wanted, design.md invariant 5)."""
+    (auto-merge may have widened them) are not re-added. Nothing is ever removed: COI's
+    resolved elements are permanent (docs/coi-nft-era.md §4.3, §11 item 9) because the container's
+    /etc/hosts, or a process that read it, may still name an old address. Taking old
+    answers out is a separate, reviewed change (`prune_script`)."""
     mine = set(set_names(ip))
     live = {s.name: s for s in owned_sets(state.ip, ip)}
     lines: list[str] = []
@@ -251,10 +251,35 @@ def refresh_script(
         missing = missing_elements(spec, live[name])
         if missing:
             lines.append(f"add element ip {table} {name} {{ {', '.join(missing)} }}")
-        if remove_stale:
-            boxes = [element_box(e) for e in spec.elements]
-            stale = [e for e in live[name].elements
-                     if not any(box_intersects(element_box(e), b) for b in boxes)]
-            if stale:
-                lines.append(f"delete element ip {table} {name} {{ {', '.join(stale)} }}")
     return NftScript(tuple(lines), f"refresh allowlist of {ip}")
+
+
+def prune_script(
+    state: NftState,
+    ip: str,
+    addresses: Iterable[str],
+    *,
+    table: str = COI_TABLE,
+) -> NftScript:
+    """Beyond COI (which never removes a resolved element): take resolved addresses out of
+    this container's `coi_d_` set, with every `coi_dp_` tuple whose address field is exactly
+    one of them, in one transaction. Only ever on request, after review. An address held
+    only inside a wider element (an interval) cannot be taken out alone: refused."""
+    live = {s.name: s for s in owned_sets(state.ip, ip)}
+    d_name, dp_name = set_name("d", ip), set_name("dp", ip)
+    if d_name not in live:
+        raise BadInput(f"{ip} has no set {d_name}: not an allowlist container")
+    boxes = {element_box(a)[0] for a in addresses}
+    lines: list[str] = []
+    for name in (d_name, dp_name):
+        gone: list[str] = []
+        for element in live[name].elements if name in live else ():
+            field = element_box(element)[0]
+            if field in boxes:
+                gone.append(element)
+            elif any(box_intersects((field,), (b,)) for b in boxes):
+                raise BadInput(f"{element} in {name} holds more than the addresses to prune: "
+                               "it cannot be taken out alone")
+        if gone:
+            lines.append(f"delete element ip {table} {name} {{ {', '.join(gone)} }}")
+    return NftScript(tuple(lines), f"prune old answers of {ip}")

@@ -1,6 +1,8 @@
 """The DNS view: each allowlist domain with its IPs, a TTL countdown, its state and the IPs the
 rebinding guard refused (with the reason); the next refresh as a countdown and the last
-refresh's result; `R` asks for a refresh now.
+refresh's result; `R` asks for a refresh now. Per allowlist container: its pins and, in the
+nft era, its old answers (pinned, no longer given by DNS: COI keeps them) with their age and
+whether its /etc/hosts block is in step; `P` reviews a prune of the old answers (beyond COI).
 
 Countdowns are computed from absolute expiries by ONE timer for the whole view, and only the
 cells whose text changed are touched (reconcile_rows), so a ticking view stays cheap. The view
@@ -21,7 +23,7 @@ from textual.widgets import DataTable, Static
 
 from coi_tui.keep.refresher import DnsState
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
-from coi_tui.services.dns.report import timestamp
+from coi_tui.services.dns.report import old_answers_text, timestamp
 from coi_tui.services.dns.schedule import seconds_until
 from coi_tui.ui.widgets.reconcile import reconcile_rows
 
@@ -44,6 +46,14 @@ STATUS_TEXT = {
 
 class DnsRefreshRequested(Message):
     """`R`: the user wants the allowlist resolved (and re-applied where it changed) now."""
+
+
+class DnsPruneRequested(Message):
+    """`P`: review taking these containers' old answers out of their allowlists."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
 
 
 def countdown(seconds: int | None) -> str:
@@ -83,13 +93,22 @@ def schedule_text(state: DnsState, now: float) -> str:
             + (f" — {detail}" if detail else ""))
 
 
-def pins_text(state: DnsState) -> str:
+def pins_text(state: DnsState, now: float | None = None) -> str:
     lines = []
     for pins in state.containers:
         cached = " ".join(pins.cached_ips) or "-"
         problem = f"  cache UNREADABLE (kept as is): {pins.cache_error}" if pins.cache_error else ""
         lines.append(f"{pins.name}: pinned {cached}{problem}")
+        if pins.old_answers and now is not None:
+            lines.append(f"  old answers (still allowed, as COI keeps them; P prunes): "
+                         f"{old_answers_text(pins, now)}")
+        if pins.hosts_file and pins.hosts_file != "in step":
+            lines.append(f"  /etc/hosts: {pins.hosts_file}")
     return "\n".join(lines) or "no allowlist containers"
+
+
+def prunable(state: DnsState) -> tuple[str, ...]:
+    return tuple(p.name for p in state.containers if p.old_answers)
 
 
 def _wrapped_lines(text: str, width: int) -> int:
@@ -97,7 +116,8 @@ def _wrapped_lines(text: str, width: int) -> int:
 
 
 class DnsView(Vertical):
-    BINDINGS = [Binding("R", "refresh_dns", "Refresh DNS now", id="dns.refresh")]
+    BINDINGS = [Binding("R", "refresh_dns", "Refresh DNS now", id="dns.refresh"),
+                Binding("P", "prune_dns", "Prune old answers", id="dns.prune")]
 
     DEFAULT_CSS = """
     DnsView #dns-table { height: 1fr; }
@@ -144,7 +164,7 @@ class DnsView(Vertical):
         reconcile_rows(table, {r.domain: record_cells(r, now) for r in state.records},
                        [key for key, _ in COLUMNS], sort_key=None)
         self._set("#dns-schedule", schedule_text(state, now))
-        self._set("#dns-pins", pins_text(state))
+        self._set("#dns-pins", pins_text(state, now))
         self._set("#dns-note", f"note: {state.note}")
 
     def _set(self, selector: str, text: str) -> None:
@@ -161,3 +181,11 @@ class DnsView(Vertical):
 
     def action_refresh_dns(self) -> None:
         self.post_message(DnsRefreshRequested())
+
+    def action_prune_dns(self) -> None:
+        names = prunable(self._state)
+        if not names:
+            self.notify("no old answers to prune (DNS still gives every pinned address, "
+                        "or a name did not answer)", severity="warning")
+            return
+        self.post_message(DnsPruneRequested(names))
