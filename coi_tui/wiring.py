@@ -29,6 +29,7 @@ from coi_tui.eras.nft.model import COI_TABLE
 from coi_tui.eras.nft.objects import NftCoiChain
 from coi_tui.eras.seam import CoiEra
 from coi_tui.errors import CoiTuiError, PermissionDenied
+from coi_tui.keep.keeper import KeeperParts, Watcher
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
 from coi_tui.runtime.engine import Job
@@ -203,6 +204,28 @@ def dns_refresher(
     return DnsRefresher(settings, open_containers(scope), FirewallReader(scope), submit,
                         home=Path.home(), on_state=on_state, apply_changes=apply_changes,
                         era=coi_era(scope))
+
+
+def keeper_parts(scope: Scope, settings: NetworkSettings,
+                 freeze_after: float | None = None) -> KeeperParts:
+    """The host keeper's real pieces, the same for the TUI and `coi-tui watch`."""
+
+    def watchers(sink: EventSink) -> Sequence[Watcher]:
+        return event_watchers(scope, sink)
+
+    def refresher(current: NetworkSettings, submit: Callable[[Job], object],
+                  on_state: Callable[[DnsState], None], apply: bool) -> DnsRefresher:
+        return dns_refresher(scope, current, submit, on_state, apply)
+
+    return KeeperParts(
+        make_source=lambda: inventory_source(scope, settings),
+        watchers=watchers,
+        make_planner=lambda current: change_planner(scope, current),
+        make_firewall=lambda: open_coi_firewall(scope),
+        make_containers=lambda: open_containers(scope),
+        make_refresher=refresher,
+        freeze_after=freeze_after,
+    )
 
 
 # ------------------------------------------------ the effective [network] settings

@@ -14,37 +14,26 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
 from coi_tui.errors import CoiTuiError
-from coi_tui.keep.recovery import Enforcer
-from coi_tui.keep.refresher import DnsRefresher, DnsState
+from coi_tui.keep.keeper import HostKeeper, Sinks
+from coi_tui.keep.refresher import DnsState
 from coi_tui.models import Inventory
 from coi_tui.plans import step_label
-from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import (
     EngineEvent,
-    FirewallEngine,
     JobFinished,
     JobStarted,
     Notice,
     StepDone,
 )
-from coi_tui.runtime.hostlock import WATCH, WRITER, HostLock
+from coi_tui.runtime.hostlock import WATCH, HostLock
 from coi_tui.services.dns.report import refresh_line
 from coi_tui.services.own_settings import freeze_after_value, load_own_settings
-from coi_tui.services.poller import InventoryPoller
-from coi_tui.wiring import (
-    Scope,
-    change_planner,
-    dns_refresher,
-    event_watchers,
-    inventory_source,
-    open_coi_firewall,
-    open_containers,
-    settings_from_args,
-)
+from coi_tui.wiring import Scope, keeper_parts, settings_from_args
 
 
 class AlreadyWatching(CoiTuiError):
@@ -136,47 +125,19 @@ def _watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop_on)
     signal.signal(signal.SIGINT, stop_on)
 
-    refreshers: list[DnsRefresher] = []
-
-    def engine_event(event: EngineEvent) -> None:
-        line = engine_line(event)
-        if line:
-            log(line)
-        if isinstance(event, JobFinished):
-            for refresher in refreshers:
-                refresher.job_finished(event)
-
     isolation_log = IsolationLog(log)
-
-    def snapshot(inventory: Inventory) -> None:  # called once the poller runs
-        isolation_log(inventory)
-        enforcer.on_snapshot(inventory)
-
-    poller = InventoryPoller(inventory_source(scope, settings), snapshot, interval=args.interval)
-    audit = AuditLog()
-    engine = FirewallEngine(lambda: open_coi_firewall(scope), engine_event, audit)
-    writer = HostLock(WRITER)
-    enforcer = Enforcer(
-        engine,
-        lambda: change_planner(scope, settings),
-        lambda: open_containers(scope),
-        say=log,
-        audit=audit,
-        freeze_after=freeze_after,
-        wake=poller.wake,
-        others_writing=lambda: writer.holder() is not None,
-    )
+    last_refresh = [0.0]
 
     def backend_event(event: str, payload: dict[str, object] | None = None) -> None:
         if event in ("RuleAdded", "RuleRemoved"):
             log(f"firewalld: {event} {payload.get('args') if payload else ''}")
         elif event not in ("resync",):
             log(f"event: {event}" + (f" {payload.get('name', '')}" if payload else ""))
-        enforcer.on_event(event, payload)
-        poller.wake()
 
-    watchers = event_watchers(scope, backend_event)
-    last_refresh = [0.0]
+    def engine_event(event: EngineEvent) -> None:
+        line = engine_line(event)
+        if line:
+            log(line)
 
     def dns_state(state: DnsState) -> None:
         result = state.last_refresh
@@ -184,29 +145,18 @@ def _watch(args: argparse.Namespace) -> int:
             last_refresh[0] = result.at
             log(f"dns: {refresh_line(state)}")
 
-    if settings.allowed_domains:
-        refreshers.append(dns_refresher(scope, settings, engine.submit, dns_state))
+    parts = keeper_parts(scope, settings, freeze_after)
+    if not settings.allowed_domains:
+        parts = replace(parts, make_refresher=None)
+    keeper = HostKeeper(parts, Sinks(isolation_log, engine_event, dns_state, backend_event, log),
+                        settings, interval=args.interval)
     guard = f"after {freeze_after:g}s" if freeze_after else "off"
     log(f"coi-tui watch (PID {os.getpid()}) keeps isolation on this host; freeze guard {guard}")
-    engine.start()
-    poller.start()
-    for watcher in watchers:
-        watcher.start()
-    threads = [threading.Thread(target=r.run, name="dns-refresher", daemon=True)
-               for r in refreshers]
-    for thread in threads:
-        thread.start()
+    keeper.start()
     try:
         while not stop.wait(0.5):
             pass
     finally:
-        for refresher in refreshers:
-            refresher.stop()
-        for thread in threads:
-            thread.join(10)
-        for watcher in watchers:
-            watcher.stop()
-        poller.stop()
-        engine.stop()
+        keeper.stop()
         log("stopped")
     return 0
