@@ -4,38 +4,31 @@ firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.changes import BuildChange, ChangePlanner, job_for, stale_line
+from coi_tui.changes import BuildChange, job_for, stale_line
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.keeper import HostKeeper, KeeperParts, Sinks
 from coi_tui.keep.prune import prune_change
-from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher, DnsState
 from coi_tui.models import Inventory, Mode, NetworkSettings
-from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import (
     EngineEvent,
     FirewallEngine,
-    Job,
     JobFinished,
     JobStarted,
     Notice,
     StepDone,
 )
-from coi_tui.runtime.hostlock import WATCH, WRITER, Holder, HostLock
+from coi_tui.runtime.hostlock import Holder
 from coi_tui.services.config import Locations
-from coi_tui.services.inventory import InventorySource
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
-from coi_tui.services.poller import InventoryPoller
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
     ChangeFailed,
@@ -61,19 +54,6 @@ from coi_tui.ui.screens.rules import RulesView
 from coi_tui.ui.widgets.banner import BackendBanner
 from coi_tui.ui.widgets.progress import ProgressPanel
 
-
-class Watcher(Protocol):
-    """Something that reports events from its own thread (Incus events, firewalld signals)."""
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-
-
-BackendEventSink = Callable[..., None]
-# (settings, submit, on_state, apply_changes) -> the allowlist refresher, run in a thread
-RefresherFactory = Callable[
-    [NetworkSettings, Callable[[Job], object], Callable[[DnsState], None], bool], DnsRefresher]
-WatcherFactory = Callable[[BackendEventSink], Sequence[Watcher]]
 WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
 ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rules, nft, files)
 
@@ -81,17 +61,9 @@ ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rule
 @dataclass(frozen=True)
 class Wiring:
     """Everything the app talks to, built lazily in threads. Without a planner and a firewall
-    the app can only look (as with --read-only)."""
+    the keeper (and so the app) can only look (as with --read-only)."""
 
-    make_source: Callable[[], InventorySource]
-    watchers: WatcherFactory = lambda sink: ()
-    make_planner: Callable[[NetworkSettings], ChangePlanner] | None = None
-    make_firewall: Callable[[], FirewallBackend] | None = None
-    make_containers: Callable[[], ContainerBackend] | None = None  # for the freeze guard
-    make_refresher: RefresherFactory | None = None  # the DNS allowlist, live
-    freeze_after: float | None = None  # the freeze guard (coi-tui's own settings); None: off
-    watch_holder: Callable[[], Holder | None] = lambda: HostLock(WATCH).holder()
-    audit: AuditLog = field(default_factory=AuditLog)
+    keeper: KeeperParts  # what keeps isolation, as `coi-tui watch` has it too
     settings: NetworkSettings = field(default_factory=NetworkSettings)
     config: tuple[Path, Locations] | None = None  # the file the Config view edits
     config_problem: str | None = None  # COI's config could not be read: defaults are shown
@@ -129,7 +101,7 @@ class CoiApp(App[int]):
         super().__init__()
         self.wiring = wiring
         self._poll_interval = poll_interval
-        self.read_only = read_only or wiring.make_planner is None
+        self.read_only = read_only or wiring.keeper.make_planner is None
         self.inventory = Inventory()
         self._shown: tuple[Inventory, list[str]] | None = None  # what the views show now
         # The main screen's widgets, kept so that handlers reach them while a modal is on top
@@ -143,29 +115,29 @@ class CoiApp(App[int]):
         self.orphans_view = OrphansView(read_only=self.read_only, id="orphans-view")
         self.orphan_count: int | None = None
         self._orphans_scanned_at = 0.0
-        self.refresher: DnsRefresher | None = None
-        self._poller: InventoryPoller | None = None
-        self._watchers: Sequence[Watcher] = ()
         self._paused = False
-        self.settings = wiring.settings
         self.config_problem = wiring.config_problem
-        self.engine: FirewallEngine | None = None
-        self.enforcer: Enforcer | None = None
-        self.deferring_to: Holder | None = None  # the `coi-tui watch` that keeps isolation
-        if not self.read_only and wiring.make_firewall and wiring.make_planner:
-            self.engine = FirewallEngine(wiring.make_firewall, self._on_engine_event, wiring.audit)
-            make_planner = wiring.make_planner
-            writer = HostLock(WRITER)
-            self.enforcer = Enforcer(
-                self.engine,
-                lambda: make_planner(self.settings),
-                wiring.make_containers or (lambda: make_planner(self.settings).containers),
-                say=self.engine.notice,
-                audit=wiring.audit,
-                freeze_after=wiring.freeze_after,
-                wake=self.action_refresh,
-                others_writing=lambda: writer.holder() is not None,
-            )
+        self.keeper = HostKeeper(
+            wiring.keeper, Sinks(self._on_inventory, self._on_engine_event, self._on_dns_state),
+            wiring.settings, interval=poll_interval, read_only=self.read_only,
+            defer_to_watch=True)
+
+    @property
+    def settings(self) -> NetworkSettings:
+        return self.keeper.settings
+
+    @property
+    def engine(self) -> FirewallEngine | None:
+        return self.keeper.engine
+
+    @property
+    def refresher(self) -> DnsRefresher | None:
+        return self.keeper.refresher
+
+    @property
+    def deferring_to(self) -> Holder | None:
+        """The `coi-tui watch` that keeps isolation while it runs (this TUI defers to it)."""
+        return self.keeper.deferring_to
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -178,7 +150,7 @@ class CoiApp(App[int]):
             if self.wiring.config is not None:
                 with TabPane("Config [3]", id="config"):
                     yield ConfigView(*self.wiring.config, id="config-view")
-            if self.wiring.make_refresher is not None:
+            if self.wiring.keeper.make_refresher is not None:
                 with TabPane("DNS [4]", id="dns"):
                     yield self.dns_view
             if self.wiring.orphan_sources is not None:
@@ -191,64 +163,19 @@ class CoiApp(App[int]):
         self.banner.display = False
         if self.read_only:
             self._update_subtitle()
-        if self.engine is not None:
-            self.engine.start()
         # Backends are slow and blocking: build and run them off the UI thread.
-        self.run_worker(self._start_polling, thread=True, group="poll", exit_on_error=False)
-        self._start_refresher(self.settings)
+        self.run_worker(self.keeper.start, thread=True, group="keeper", exit_on_error=False)
 
-    def _start_refresher(self, settings: NetworkSettings) -> None:
-        """The allowlist refresher in a thread of its own; a new one after a config save."""
-        make = self.wiring.make_refresher
-        if make is None:
-            return
-        if self.refresher is not None:
-            self.refresher.stop()
+    def _on_inventory(self, inventory: Inventory) -> None:
+        """On the poller thread (after the enforcer saw it): to the views, and an orphan scan
+        now and then."""
+        self.post_message(InventoryUpdated(inventory))
+        if inventory.taken_at - self._orphans_scanned_at >= ORPHAN_SCAN_EVERY:
+            self._orphans_scanned_at = inventory.taken_at
+            self._scan_orphans()
 
-        def submit(job: Job) -> int | None:
-            if self.engine is None or self.deferring_to is not None:
-                return None  # read-only, or the running `coi-tui watch` refreshes
-            return self.engine.submit(job)
-
-        def publish(state: DnsState) -> None:
-            self.post_message(DnsUpdated(state))
-
-        def run() -> None:
-            refresher = make(settings, submit, publish, self.engine is not None)
-            self.refresher = refresher
-            refresher.run(poll=5.0)  # woken at once by R; the poll only catches clock jumps
-
-        self.run_worker(run, thread=True, group="dns", exit_on_error=False)
-
-    def _start_polling(self) -> None:
-        def publish(inventory: Inventory) -> None:
-            if self.enforcer is not None:  # on the poller thread: no I/O on the UI thread
-                self._defer_to_watch(self.enforcer)
-                self.enforcer.on_snapshot(inventory)
-            self.post_message(InventoryUpdated(inventory))
-            if inventory.taken_at - self._orphans_scanned_at >= ORPHAN_SCAN_EVERY:
-                self._orphans_scanned_at = inventory.taken_at
-                self._scan_orphans()
-
-        poller = InventoryPoller(self.wiring.make_source(), publish, interval=self._poll_interval)
-        self._poller = poller
-        poller.start()
-        self._watchers = self.wiring.watchers(self._on_backend_event)
-        for watcher in self._watchers:
-            watcher.start()
-
-    def _defer_to_watch(self, enforcer: Enforcer) -> None:
-        """A running `coi-tui watch` keeps isolation for the host: never two enforcers."""
-        holder = self.wiring.watch_holder()
-        if (holder is None) != (self.deferring_to is None):
-            if holder is not None:
-                enforcer.active = False
-                enforcer.say(f"{holder} keeps isolation on this host: "
-                             "this TUI's own recovery defers to it")
-            else:
-                enforcer.active = True
-                enforcer.say("coi-tui watch stopped: this TUI keeps isolation again")
-        self.deferring_to = holder
+    def _on_dns_state(self, state: DnsState) -> None:
+        self.post_message(DnsUpdated(state))
 
     def _scan_orphans(self) -> None:
         """Off the UI thread: one orphan scan (throttled; at once after a clean-up)."""
@@ -291,14 +218,6 @@ class CoiApp(App[int]):
     def _on_engine_event(self, event: EngineEvent) -> None:
         self.post_message(EngineUpdate(event))
 
-    def _on_backend_event(self, event: str, payload: object = None) -> None:
-        """From watcher threads: any event means "look again"; some also tell the enforcer
-        why the rules may be gone."""
-        if self.enforcer is not None:
-            self.enforcer.on_event(event, payload)
-        if self._poller is not None:
-            self._poller.wake()
-
     # ------------------------------------------------------------------ messages
     def on_inventory_updated(self, message: InventoryUpdated) -> None:
         notes = [f"{self.config_problem} (3: fix it in the Config view)"] \
@@ -339,8 +258,6 @@ class CoiApp(App[int]):
             panel.step(event)
         elif isinstance(event, JobFinished):
             panel.finished(event)
-            if self.refresher is not None:
-                self.refresher.job_finished(event)
             if event.kind == "orphans":
                 self.run_worker(self._scan_orphans, thread=True, group="orphans",
                                 exclusive=True, exit_on_error=False)
@@ -375,9 +292,10 @@ class CoiApp(App[int]):
 
     def on_config_saved(self, message: ConfigSaved) -> None:
         before, after = message.before, message.after
-        self.settings = after
+        self.keeper.settings = after  # plans from now on use it; the refresher follows
         self.config_problem = None  # it was saved valid and read back
-        self._start_refresher(after)
+        self.run_worker(lambda: self.keeper.restart_refresher(after), thread=True,
+                        group="dns", exit_on_error=False)
         if self.read_only or not policy_changed(before, after):
             return
 
@@ -404,7 +322,8 @@ class CoiApp(App[int]):
 
     def _plan(self, build: BuildChange, offer: bool = False) -> None:
         """Plan off the UI thread; the review (or, after a config save, the offer) follows."""
-        make_planner, make_firewall = self.wiring.make_planner, self.wiring.make_firewall
+        parts = self.wiring.keeper
+        make_planner, make_firewall = parts.make_planner, parts.make_firewall
         if make_planner is None or make_firewall is None:
             return
         settings = self.settings
@@ -456,13 +375,11 @@ class CoiApp(App[int]):
             self.engine.cancel()
 
     def action_refresh(self) -> None:
-        if self._poller is not None:
-            self._poller.wake()
+        self.keeper.wake()
 
     def action_pause(self) -> None:
         self._paused = not self._paused
-        if self._poller is not None:
-            self._poller.pause(self._paused)
+        self.keeper.pause(self._paused)
         self._update_subtitle()
 
     def action_view(self, view: str) -> None:
@@ -488,11 +405,4 @@ class CoiApp(App[int]):
             self.action_show_help_panel()
 
     async def on_unmount(self) -> None:
-        if self.refresher is not None:
-            self.refresher.stop()
-        for watcher in self._watchers:
-            watcher.stop()
-        if self._poller is not None:
-            self._poller.stop()
-        if self.engine is not None:
-            self.engine.stop()
+        self.keeper.stop()

@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIRST_PAINT = """
 import asyncio, coi_tui
 from coi_tui.errors import BackendUnavailable
+from coi_tui.keep.keeper import KeeperParts
 from coi_tui.services.inventory import InventorySource
 from coi_tui.ui.app import CoiApp, Wiring
 from coi_tui.ui.paths import styles_dir
@@ -20,7 +21,7 @@ def down():
     raise BackendUnavailable("not in this test")
 
 async def main():
-    app = CoiApp(Wiring(lambda: InventorySource(down, down, dict)))
+    app = CoiApp(Wiring(KeeperParts(lambda: InventorySource(down, down, dict))))
     async with app.run_test() as pilot:
         await pilot.pause(0.3)
         print(coi_tui.__file__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coi_tui.keep.keeper import KeeperParts
 from coi_tui.services.inventory import InventorySource
 from coi_tui.ui.app import CoiApp, Wiring
 from coi_tui.ui.screens.containers import ContainersView
@@ -11,7 +12,8 @@ from tests.waiting import wait_until
 
 
 def app_on(containers: FakeContainers, firewall: FakeFirewall) -> CoiApp:
-    source = Wiring(lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {}))
+    source = Wiring(KeeperParts(
+        lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {})))
     return CoiApp(source, poll_interval=0.05)
 
 
@@ -66,7 +68,7 @@ async def test_the_last_known_containers_stay_listed_while_incus_is_away() -> No
 
 async def test_a_broken_config_is_a_banner_and_the_views_still_show_the_containers() -> None:
     containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
-    wiring = Wiring(lambda: InventorySource(lambda: containers, FakeFirewall, lambda: {}),
+    wiring = Wiring(KeeperParts(lambda: InventorySource(lambda: containers, FakeFirewall, dict)),
                     config_problem="config not used (line 2: bad); showing COI's built-in "
                                    "defaults")
     app = CoiApp(wiring, poll_interval=0.05)

@@ -10,6 +10,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList, Select, Static, TextArea
 
 from coi_tui.changes import ChangePlanner
+from coi_tui.keep.keeper import KeeperParts
 from coi_tui.models import Container, Mode, NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.inventory import InventorySource
@@ -33,9 +34,10 @@ def app_with_config(tmp_path: Path) -> tuple[CoiApp, Path]:
                         "restricted")
     containers, firewall = FakeContainers([running]), FakeFirewall()
     wiring = Wiring(
-        make_source=lambda: InventorySource(lambda: containers, lambda: firewall, dict),
-        make_planner=lambda settings: ChangePlanner(containers, settings),
-        make_firewall=lambda: firewall,
+        KeeperParts(
+            make_source=lambda: InventorySource(lambda: containers, lambda: firewall, dict),
+            make_planner=lambda settings: ChangePlanner(containers, settings),
+            make_firewall=lambda: firewall),
         settings=NetworkSettings(),
         config=(config, locations),
     )
