@@ -53,6 +53,10 @@ class PlanStep(Protocol):
         """What it does, line by line, in the order it does it."""
         ...
 
+    def label(self) -> str:
+        """The step on one line, for progress and logs."""
+        ...
+
     def skip_reason(self) -> str:
         """Re-checked just before it runs: a reason to skip it, or "" to run it."""
         ...
@@ -87,15 +91,6 @@ class Plan:
         return {sign: sum(1 for line in lines if line.sign == sign) for sign in "+-"}
 
 
-def step_label(step: PlanStep) -> str:
-    """A step on one line, for progress: its line, or what its lines are."""
-    lines = step.lines()
-    if len(lines) == 1:
-        return str(lines[0])
-    owner = f"{step.container}: " if step.container else ""
-    return f"{owner}one transaction, {len(lines)} lines"
-
-
 def review_lines(plan: Plan) -> list[str]:
     """What the review and --dry-run list: every line; whose it is when several own them."""
     lines = plan.lines()
@@ -105,13 +100,17 @@ def review_lines(plan: Plan) -> list[str]:
 
 
 def plan_summary(plan: Plan) -> str:
-    """One line for the review and --dry-run: how many steps, lines, adds and removals."""
+    """One line for the review and --dry-run: how many steps, lines, adds and removals, and
+    how they run (a multi-line step, an nft transaction, is all or nothing)."""
     if plan.empty:
         return "nothing to change"
     counts, lines = plan.counts(), len(plan.lines())
     changes = f"{counts['+']} to add, {counts['-']} to remove"
-    if len(plan) == 1 and lines > 1:
+    whole = any(len(step.lines()) > 1 for step in plan.steps)
+    if len(plan) == 1 and whole:
         return f"one transaction, {lines} lines: {changes}, all or nothing"
+    if whole:
+        return f"{len(plan)} steps, {lines} lines: {changes}, each step whole, in order"
     return f"{len(plan)} step(s): {changes}, in fail-closed order"
 
 
@@ -150,6 +149,9 @@ class OpStep:
 
     def lines(self) -> tuple[PlanLine, ...]:
         return (PlanLine("remove", str(self.op), self.container),)
+
+    def label(self) -> str:
+        return str(self.lines()[0])
 
     def skip_reason(self) -> str:
         return "" if self.op.still_applies() else self.op.skip_reason

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from coi_tui.cli.output import print_json
-from coi_tui.plans import step_label
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import EngineEvent, FirewallEngine, JobFinished, Notice, StepDone
 from coi_tui.services.orphan_clean import clean_job, default_sources, scan
@@ -123,7 +122,7 @@ def _clean(args: argparse.Namespace, items: Sequence[Orphan], report: OrphanRepo
         elif isinstance(event, Notice):
             print(f"coi-tui: {event.text}", file=sys.stderr, flush=True)
         elif isinstance(event, StepDone):
-            row = {"index": event.index, "total": event.total, "step": step_label(event.step),
+            row = {"index": event.index, "total": event.total, "step": event.step.label(),
                    "ok": event.ok, "detail": event.detail}
             results.append(row)
             if not args.json:

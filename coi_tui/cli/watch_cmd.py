@@ -22,7 +22,6 @@ from coi_tui.errors import CoiTuiError
 from coi_tui.keep.keeper import HostKeeper, Sinks
 from coi_tui.keep.refresher import DnsState
 from coi_tui.models import Inventory
-from coi_tui.plans import step_label
 from coi_tui.runtime.engine import (
     EngineEvent,
     JobFinished,
@@ -71,7 +70,7 @@ def engine_line(event: EngineEvent) -> str | None:
         return f"job {event.job_id} started: {event.title} ({event.total} step(s))"
     if isinstance(event, StepDone) and not event.ok:
         return (f"job {event.job_id} step {event.index}/{event.total} FAILED: "
-                f"{step_label(event.step)}: {event.detail}")
+                f"{event.step.label()}: {event.detail}")
     if isinstance(event, JobFinished):
         if event.ok:
             return f"job {event.job_id} done: {event.title}" + "".join(

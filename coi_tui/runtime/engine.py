@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.errors import BackendUnavailable, CoiTuiError
 from coi_tui.models import CoiRule
-from coi_tui.plans import Plan, PlanStep, step_label
+from coi_tui.plans import Plan, PlanStep
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.hostlock import WRITER, Holder, HostLock
 from coi_tui.runtime.hostlock import Cancelled as LockWaitCancelled
@@ -47,7 +47,7 @@ class StepDone:
 
     def __str__(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
-        return f"[{self.index}/{self.total}] {mark} {step_label(self.step)}  ({self.detail})"
+        return f"[{self.index}/{self.total}] {mark} {self.step.label()}  ({self.detail})"
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ class Step:
     def lines(self) -> tuple[PlanLine, ...]:
         return (PlanLine(self.action.value, str(self.rule), self.container),)
 
+    def label(self) -> str:
+        return str(self)
+
     def skip_reason(self) -> str:
         return ""  # add and remove are idempotent: re-checked by firewalld itself
 

@@ -76,6 +76,10 @@ class NftTransaction:
     def __str__(self) -> str:
         return self.script.text
 
+    def label(self) -> str:
+        owner = f"{self.container}: " if self.container else ""
+        return f"{owner}one nft transaction, {len(self.script.lines)} line(s)"
+
     def lines(self) -> tuple[PlanLine, ...]:
         return tuple(PlanLine(line_action(line), line, p.owner)
                      for p in self.parts for line in p.lines)

@@ -230,6 +230,9 @@ class HostsBlockStep:
                                  f"({len(entries)} line(s))", name)
         return (head, *(PlanLine("write", f"{HOSTS_PATH}: {line}", name) for line in entries))
 
+    def label(self) -> str:
+        return f"{self.target.name}: rewrite {self.block.begin} in {HOSTS_PATH}"
+
     def skip_reason(self) -> str:
         return ""
 
