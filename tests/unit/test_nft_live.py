@@ -18,7 +18,9 @@ import pytest
 
 from coi_tui.eras.nft.cli import NftCli
 from coi_tui.eras.nft.model import DesiredPolicy, HostEntry, NftSettings, NftState
+from coi_tui.eras.nft.objects import NftCoiSet, desired_objects, objects_of
 from coi_tui.eras.nft.policy import (
+    coi_commands,
     desired_policy,
     infer_mode,
     owned_rules,
@@ -85,7 +87,10 @@ SETTINGS = [
                 allowed_ports=(80, 443), allow_local_network_access=True),
     NftSettings(allowed_domains=("api.lab.test:22",), block_metadata_endpoint=False,
                 allow_local_network_access=True,
-                hosts=(HostEntry("192.168.77.2", ("lan",), (8080,)), HostEntry("10.9.9.9"))),
+                hosts=(HostEntry("192.168.77.2", ("lan",)), HostEntry("10.9.9.9"))),
+    # hosts every mode takes: a LAN host and a public one, both scoped by allowed_ports
+    NftSettings(allowed_domains=("api.lab.test:22", "api.lab.test"), allowed_ports=(8443, 443, 443),
+                hosts=(HostEntry("192.168.77.2", ("lan",)), HostEntry("203.0.113.9", ("web",)))),
     NftSettings(allowed_domains=("api.lab.test",), block_private_networks=False,
                 block_metadata_endpoint=False),
     NftSettings(allowed_domains=("api.lab.test",), dns_servers=("203.0.113.53",),
@@ -206,3 +211,79 @@ def test_the_runner_maps_failures_to_one_line_errors() -> None:
     slow = ("sh", "-c", "sleep 5", "nft")
     with pytest.raises(BackendUnavailable, match="did not answer"):
         NftCli(command=slow, timeout=0.2).list_tables()
+
+
+# --- narrowing and older dialects, against the kernel ---
+
+
+def _sets(scratch: Scratch, ip: str) -> dict[str, set[str]]:
+    return {s.name.split("_")[1]: set(s.elements) for s in owned_sets(scratch.state().ip, ip)}
+
+
+def test_a_narrowed_config_leaves_exactly_the_new_elements_in_one_transaction(
+        scratch: Scratch) -> None:
+    ip, name = "10.147.0.5", "coi-lab-1"
+    wide = NftSettings(allowed_domains=("203.0.113.10", "203.0.113.20/32", "api.lab.test"))
+    narrow = NftSettings(allowed_domains=("203.0.113.10", "api.lab.test"), allowed_ports=(443,))
+    scratch.apply(apply_script(scratch.state(), _desired(ip, name, Mode.ALLOWLIST, wide),
+                               table=scratch.name).text)
+    rules_before = owned_rules(scratch.state().ip, ip)
+    want = _desired(ip, name, Mode.ALLOWLIST, narrow)
+    script = apply_script(scratch.state(), want, table=scratch.name)
+    assert all(" element " in line for line in script.lines)  # no rule touched
+    scratch.apply(script.text)  # one `nft -f -`: all of it or nothing
+    assert _sets(scratch, ip) == {
+        "s": {"203.0.113.10"}, "sp": {"203.0.113.10 . 443"},
+        "d": {"203.0.113.10", "203.0.113.11"},
+        "dp": {"203.0.113.10 . 443", "203.0.113.11 . 443"}}
+    assert owned_rules(scratch.state().ip, ip) == rules_before
+    assert policy_in_force(scratch.state(), want)
+    assert apply_script(scratch.state(), want, table=scratch.name).empty
+    # the name goes too: its resolved elements go with it
+    literal = _desired(ip, name, Mode.ALLOWLIST, NftSettings(allowed_domains=("203.0.113.10",)))
+    scratch.apply(apply_script(scratch.state(), literal, table=scratch.name).text)
+    assert _sets(scratch, ip) == {"s": {"203.0.113.10"}, "sp": {"203.0.113.10 . 1-65535"},
+                                  "d": set(), "dp": set()}
+
+
+def test_auto_merged_elements_read_back_as_in_force(scratch: Scratch) -> None:
+    ip, name = "10.147.0.5", "coi-lab-1"
+    # coi_s_ folds the address into the /24 and the halves into one /24; the `addr . port`
+    # tuples do not overlap (the kernel refuses an element inside another there, EEXIST)
+    settings = NftSettings(allowed_domains=(
+        "203.0.113.0/24:443", "203.0.113.10:80", "198.51.100.0/25:443", "198.51.100.128/25:443",
+        "192.0.2.7", "192.0.2.8"), hosts=(HostEntry("203.0.113.9", ("web",), (8443,)),))
+    want = _desired(ip, name, Mode.ALLOWLIST, settings)
+    scratch.apply(apply_script(scratch.state(), want, table=scratch.name).text)
+    assert _sets(scratch, ip)["s"] == {"198.51.100.0/24", "203.0.113.0/24",
+                                       "192.0.2.7-192.0.2.8"}
+    # the inventory's expected sets are what the kernel holds: no drift from auto-merge
+    live = {o for o in objects_of(scratch.state()) if isinstance(o, NftCoiSet)}
+    assert {o for o in desired_objects(want, scratch.name) if isinstance(o, NftCoiSet)} == live
+    assert policy_in_force(scratch.state(), want)
+    assert apply_script(scratch.state(), want, table=scratch.name).empty
+
+
+def _coi_ran(scratch: Scratch, lines: list[str]) -> None:
+    text = "".join(line.replace(" ip coi ", f" ip {scratch.name} ")
+                   .replace(" ip6 coi ", f" ip6 {scratch.name} ") + "\n" for line in lines)
+    scratch.apply(text)
+
+
+@pytest.mark.parametrize("dialect", [1, 2])
+def test_an_older_coi_s_allowlist_reads_back_as_coi_s_rules(
+        scratch: Scratch, dialect: int) -> None:
+    """COI before the 0.12 port work (set rules without `meta l4proto`), and COI 0.9-0.10
+    (one accept pair per address, no sets), installed with its own text: in force, inferred
+    allowlist, nothing to rewrite."""
+    ip, name = "10.147.0.5", "coi-lab-1"
+    settings = NftSettings(allowed_domains=("203.0.113.0/24", "api.lab.test"))
+    want = _desired(ip, name, Mode.ALLOWLIST, settings)
+    older = want.older[dialect - 1]
+    _coi_ran(scratch, list(coi_commands(older)))
+    live = scratch.state()
+    owned = owned_objects(live, ip, name)
+    assert infer_mode(ip, owned.forward, [s.name for s in owned.sets],
+                      ip6_drop=bool(owned.ip6)) is Mode.ALLOWLIST
+    assert policy_in_force(live, want)
+    assert apply_script(live, want, table=scratch.name).empty

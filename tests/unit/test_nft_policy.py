@@ -1,4 +1,4 @@
-"""COI's nft rule text per mode, written out from coi-nft-spec.md §2 line by line; the
+"""COI's nft rule text per mode, written out from docs/coi-nft-era.md §2 line by line; the
 allowlist grammar and set elements (§4); mode inference (§5); exact ownership (§1.1)."""
 
 from __future__ import annotations
@@ -206,11 +206,13 @@ def test_hosts_allowlist_public_goes_into_the_sets() -> None:
                            hosts=(HostEntry("203.0.113.80", ("web",), (443,)),))
     policy = desired_policy(IP, NAME, Mode.ALLOWLIST, settings, GW, VETH)
     sets = {s.kind: s.elements for s in policy.sets}
-    assert sets["s"] == ("203.0.113.80/32",) and sets["sp"] == ("203.0.113.80/32 . 443",)
+    # AddStaticIPs([entry.IP]), AddStaticTuples: the bare address, as COI writes it
+    assert sets["s"] == ("203.0.113.80",) and sets["sp"] == ("203.0.113.80 . 443",)
     with pytest.raises(BadInput, match="link-local"):
         desired_policy(IP, NAME, Mode.ALLOWLIST, NftSettings(
             allowed_domains=("a.test",), hosts=(HostEntry("169.254.169.254"),)), GW, VETH)
-    with pytest.raises(BadInput, match="private address"):
+    with pytest.raises(BadInput, match="private address; allowlist mode opens a LAN host "
+                                       "only on explicit ports"):
         desired_policy(IP, NAME, Mode.ALLOWLIST, NftSettings(
             allowed_domains=("a.test",), hosts=(HostEntry("192.168.1.5"),)), GW, VETH)
 

@@ -18,7 +18,13 @@ from coi_tui.backends.container_exec import IncusExec
 from coi_tui.eras.nft import policy as nft_policy
 from coi_tui.eras.nft.hosts_file import HostsBlockStep, ShellFactory, allowlist_block, hosts_block
 from coi_tui.eras.nft.model import DesiredPolicy, NftSettings, NftState, set_name
-from coi_tui.eras.nft.objects import NftCoiRule, NftCoiSet, desired_objects, state_of
+from coi_tui.eras.nft.objects import (
+    NftCoiRule,
+    NftCoiSet,
+    desired_objects,
+    state_of,
+    written_as,
+)
 from coi_tui.eras.nft.transaction import (
     NftScript,
     apply_script,
@@ -240,7 +246,9 @@ class NftEra:
     def settle(self, expected: Sequence[CoiRule], live: Sequence[CoiRule]
                ) -> tuple[CoiRule, ...]:
         """A resolved set (`coi_d_`, `coi_dp_`) that holds every expected element and more
-        is as expected: the more are old answers COI keeps (permanent elements)."""
+        is as expected: the more are old answers COI keeps (permanent elements). Live rules
+        in an older COI release's text for the same policy are as expected too."""
+        expected = written_as(expected, live)
         by_name = {r.name: r for r in live if isinstance(r, NftCoiSet)}
         settled: list[CoiRule] = []
         for rule in expected:

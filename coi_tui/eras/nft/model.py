@@ -1,4 +1,4 @@
-"""Frozen data of COI's nftables era (coi-nft-spec.md). No I/O, no Textual.
+"""Frozen data of COI's nftables era (docs/coi-nft-era.md). No I/O, no Textual.
 
 Live objects (`NftRule`, `NftSet`, `NftChain`, `NftTable`) come from `nft -j` output
 (backends/nft/json_model.py); desired ones (`RuleSpec`, `SetSpec`, `DesiredPolicy`) from
@@ -164,7 +164,7 @@ ALL_PORTS = PortRange(1, 65535)
 
 @dataclass(frozen=True)
 class NftSettings:
-    """The nft-era [network] keys that shape a container's rules (coi-nft-spec.md §6)."""
+    """The nft-era [network] keys that shape a container's rules (docs/coi-nft-era.md §6)."""
 
     block_private_networks: bool = True
     block_metadata_endpoint: bool = True
@@ -235,6 +235,16 @@ class DesiredPolicy:
     input: tuple[RuleSpec, ...] = ()  # `ip coi input` (allowlist's DNS block)
     ip6: tuple[RuleSpec, ...] = ()  # `ip6 coi forward` (the coi6-<name> drop)
     sets: tuple[SetSpec, ...] = ()
+    # every port a resolved name may be reached on: what an old answer (a resolved address
+    # DNS no longer gives, kept as COI keeps it) may keep; empty: the allowlist has no name
+    answer_ports: tuple[PortRange, ...] = ()
+    # the same policy as older COI releases wrote it (docs/coi-nft-era.md §13), newest first:
+    # their text in force is COI's rules for this mode, never drift
+    older: tuple[DesiredPolicy, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def dialects(self) -> tuple[DesiredPolicy, ...]:
+        return (self, *self.older)
 
     @property
     def needs_input_chain(self) -> bool:

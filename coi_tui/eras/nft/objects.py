@@ -23,7 +23,7 @@ from coi_tui.eras.nft.model import (
     RuleSpec,
     SetSpec,
 )
-from coi_tui.eras.nft.text import canonical_element, join_tokens
+from coi_tui.eras.nft.text import as_kernel_holds, canonical_element, join_tokens
 from coi_tui.models import CoiRule
 
 _VERDICTS = {"accept": "ACCEPT", "reject": "REJECT", "drop": "DROP"}
@@ -192,9 +192,20 @@ def _monitor(rule: NftCoiRule) -> bool:
     return any(a.startswith('"NFT_') for a in rule.args)
 
 
-def desired_objects(policy: DesiredPolicy, table: str = COI_TABLE) -> tuple[NftObject, ...]:
-    """What `policy` puts in the kernel, as CoiRules comparable with `objects_of`."""
+class DesiredObjects(tuple[NftObject, ...]):
+    """What a policy puts in the kernel (newest COI text), carrying the same policy as each
+    older COI release wrote it (`older`, see DesiredPolicy.older)."""
 
+    older: tuple[tuple[NftObject, ...], ...]
+
+    def __new__(cls, items: Iterable[NftObject],
+                older: Iterable[tuple[NftObject, ...]] = ()) -> DesiredObjects:
+        made = super().__new__(cls, items)
+        made.older = tuple(older)
+        return made
+
+
+def _objects(policy: DesiredPolicy, table: str) -> tuple[NftObject, ...]:
     def rules(specs: Sequence[RuleSpec]) -> list[NftCoiRule]:
         return [NftCoiRule(s.family, table, s.chain, s.canonical, s.comment, None, i)
                 for i, s in enumerate(specs, start=1)]
@@ -202,9 +213,38 @@ def desired_objects(policy: DesiredPolicy, table: str = COI_TABLE) -> tuple[NftO
     inserted = [s for s in policy.forward if s.insert]
     ordered = [*reversed(inserted), *(s for s in policy.forward if not s.insert)]
     out: list[NftObject] = [*rules(ordered), *rules(policy.input), *rules(policy.ip6)]
-    out += [NftCoiSet(s.name, tuple(sorted(canonical_element(e) for e in s.elements)), "ip",
+    out += [NftCoiSet(s.name, tuple(sorted(as_kernel_holds(s.elements, s.kind == "s"))), "ip",
                       table) for s in policy.sets]
     return tuple(out)
+
+
+def desired_objects(policy: DesiredPolicy, table: str = COI_TABLE) -> DesiredObjects:
+    """What `policy` puts in the kernel, as CoiRules comparable with `objects_of`."""
+    return DesiredObjects(_objects(policy, table), (_objects(o, table) for o in policy.older))
+
+
+def written_as(expected: Sequence[CoiRule], live: Sequence[CoiRule]) -> tuple[CoiRule, ...]:
+    """`expected` as the container's `live` objects write it: where live holds exactly the
+    rules (and sets) of an older COI release's text for the same policy, that text (COI's
+    rules for the mode, never drift); else `expected` unchanged. Sets are matched by name
+    only (their elements are judged as they are, also for the newest text)."""
+    older = expected.older if isinstance(expected, DesiredObjects) else ()
+    if not older:
+        return tuple(expected)
+
+    def shape(objects: Iterable[CoiRule]) -> tuple[object, ...]:
+        rules = [o for o in objects if isinstance(o, NftCoiRule)]
+        chains = sorted({(r.ipv, r.chain) for r in rules})
+        in_order = tuple(tuple((r.args, r.comment) for r in sorted(
+            (r for r in rules if (r.ipv, r.chain) == chain), key=lambda r: r.priority))
+            for chain in chains)  # positions: chain order, whatever else the chain holds
+        sets = sorted(o.name for o in objects if isinstance(o, NftCoiSet))
+        return tuple(chains), in_order, tuple(sets)
+
+    have = shape(live)
+    if shape(expected) == have:
+        return tuple(expected)
+    return next((tuple(o) for o in older if shape(o) == have), tuple(expected))
 
 
 def state_of(objects: Iterable[CoiRule], table: str = COI_TABLE) -> NftState:

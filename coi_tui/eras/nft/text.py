@@ -17,6 +17,7 @@ and read it back as JSON (tests/unit/test_nft_roundtrip.py).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -217,3 +218,51 @@ def box_intersects(a: Box, b: Box) -> bool:
     return len(a) == len(b) and all(
         x[0] <= y[1] and y[0] <= x[1] for x, y in zip(a, b, strict=True)
     )
+
+
+def box_covered(box: Box, boxes: Sequence[Box]) -> bool:
+    """Every point of `box` lies in some box of `boxes` (their union covers it): how an
+    auto-merged interval (1.2.3.0/24 from 1.2.3.0/25 + 1.2.3.128/25) is still exactly what
+    was asked for. Cut along every boundary in the first field, recurse on the rest."""
+    relevant = [b for b in boxes if box_intersects(b, box)]
+    if not relevant:
+        return False
+    if not box:
+        return True
+    low, high = box[0]
+    cuts = sorted({low, high + 1}
+                  | {b[0][0] for b in relevant if low < b[0][0] <= high}
+                  | {b[0][1] + 1 for b in relevant if low <= b[0][1] < high})
+    for start, end in itertools.pairwise(cuts):
+        spanning = [b[1:] for b in relevant if b[0][0] <= start and end - 1 <= b[0][1]]
+        if not spanning or (len(box) > 1 and not box_covered(box[1:], spanning)):
+            return False
+    return True
+
+
+def _address_text(low: int, high: int) -> str:
+    """An address interval as nft lists it: `1.2.3.4`, `10.0.0.0/8`, `1.2.3.4-1.2.3.9`."""
+    first, last = ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
+    nets = list(ipaddress.summarize_address_range(first, last))
+    if len(nets) == 1:
+        return str(first) if low == high else str(nets[0])
+    return f"{first}-{last}"
+
+
+def as_kernel_holds(elements: Sequence[str], merged: bool) -> tuple[str, ...]:
+    """The elements a set holds once the kernel took `elements`, canonical and sorted:
+    with `merged` (an auto-merge address set) overlapping and adjacent intervals become one;
+    else (`addr . port` sets, which the kernel never merges) an element inside another is
+    dropped (the union is the same)."""
+    canon = sorted(dict.fromkeys(canonical_element(e) for e in elements), key=element_sort_key)
+    boxes = {e: element_box(e) for e in canon}
+    if not merged or any(len(b) != 1 for b in boxes.values()):
+        return tuple(e for e in canon if not any(
+            f != e and box_contains(boxes[f], boxes[e]) for f in canon))
+    spans: list[list[int]] = []
+    for low, high in sorted(b[0] for b in boxes.values()):
+        if spans and low <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], high)
+        else:
+            spans.append([low, high])
+    return tuple(sorted((_address_text(low, high) for low, high in spans), key=element_sort_key))

@@ -3,9 +3,9 @@
 A script is one kernel transaction: all of it applies or none of it does, and no packet
 ever sees a state in between. So, unlike the firewalld era, the order of lines inside a
 script only has to satisfy nft (a set exists before a rule names it; a set is deleted after
-the last rule that names it), not fail-closed sequencing (design.md §3.1).
+the last rule that names it), not fail-closed sequencing (docs/design.md §3.1).
 
-What a script may touch (coi-nft-spec.md §11): rules by handle that carry exactly this
+What a script may touch (docs/coi-nft-era.md §11): rules by handle that carry exactly this
 container's comment (`coi-<ip>`, `coi-boot-<name>`, `coi6-<name>`) or its monitor prefix
 (`NFT_*[<ip>]: `), and its own sets `coi_{s,d,sp,dp}_<ip_>`. Never `flush`, never a
 table or a chain deletion, never `coi-base`, never another container's rules.
@@ -26,6 +26,7 @@ from coi_tui.eras.nft.model import (
     NftRule,
     NftSet,
     NftState,
+    PortRange,
     RuleSpec,
     SetSpec,
     boot_comment,
@@ -40,7 +41,14 @@ from coi_tui.eras.nft.policy import (
     owned_sets,
     rules_with_comment,
 )
-from coi_tui.eras.nft.text import box_contains, box_intersects, canonical_element, element_box
+from coi_tui.eras.nft.text import (
+    as_kernel_holds,
+    box_contains,
+    box_covered,
+    box_intersects,
+    canonical_element,
+    element_box,
+)
 from coi_tui.errors import BadInput
 
 FORWARD_CHAIN = "{ type filter hook forward priority 10 ; policy accept ; }"
@@ -112,17 +120,86 @@ def missing_elements(spec: SetSpec, live: NftSet | None) -> tuple[str, ...]:
     return tuple(e for e in spec.elements if not _covered(e, have))
 
 
-def policy_in_force(state: NftState, desired: DesiredPolicy) -> bool:
-    """Live nft holds exactly the desired rules (in order) and at least the desired set
-    elements: the container's isolation is what COI would have installed."""
+def _rules_match(owned: Owned, desired: DesiredPolicy) -> bool:
+    return (_shapes(owned.forward), _shapes(owned.input), _shapes(owned.ip6)) == (
+        _shapes(desired.forward), _shapes(desired.input), _shapes(desired.ip6))
+
+
+def in_dialect(state: NftState, desired: DesiredPolicy) -> DesiredPolicy:
+    """`desired` as the container's live rules write it: the older COI release's text when
+    live holds exactly that (COI's rules for this mode, never rewritten), else the newest."""
     owned = owned_objects(state, desired.ip, desired.name)
-    if (_shapes(owned.forward), _shapes(owned.input), _shapes(owned.ip6)) != (
-            _shapes(desired.forward), _shapes(desired.input), _shapes(desired.ip6)):
+    return next((d for d in desired.dialects if _rules_match(owned, d)), desired)
+
+
+def old_answers(desired: DesiredPolicy, sets: Mapping[str, NftSet]) -> dict[str, tuple[str, ...]]:
+    """Resolved addresses in `coi_d_` that the current answers do not hold (COI keeps them:
+    permanent elements), with their `coi_dp_` tuples cut down to the ports some listed name
+    may still use (ports only ever shrink). An address left with no port goes, and every
+    one goes when the allowlist lists no name any more. By set name."""
+    d_name, dp_name = set_name("d", desired.ip), set_name("dp", desired.ip)
+    want = {s.name: {canonical_element(e) for e in s.elements} for s in desired.sets}
+    if d_name not in want or d_name not in sets or not desired.answer_ports:
+        return {}
+    addresses: list[str] = []
+    tuples: list[str] = []
+    for address in sets[d_name].elements:
+        if address in want[d_name]:
+            continue
+        field = element_box(address)[0]
+        pieces = []
+        for element in sets[dp_name].elements if dp_name in sets else ():
+            box = element_box(element)
+            if len(box) != 2 or box[0] != field:
+                continue
+            for ports in desired.answer_ports:
+                low, high = max(box[1][0], ports.low), min(box[1][1], ports.high)
+                if low <= high:
+                    pieces.append(f"{address} . {PortRange(low, high)}")
+        if pieces:
+            addresses.append(address)
+            tuples += pieces
+    return {d_name: tuple(addresses), dp_name: tuple(dict.fromkeys(tuples))}
+
+
+def set_changes(spec: SetSpec, live: NftSet | None, keep: Sequence[str] = ()
+                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(live elements to delete, elements to add) so the set holds exactly `spec.elements`
+    (and `keep`). In an address set a live element stays when the wanted elements together
+    cover it (auto-merge folds `10.1.2.3` into `10.0.0.0/8`, two halves into one /24), a
+    wanted one is added when what stays does not cover it. The `addr . port` sets are never
+    merged by the kernel, which refuses an element inside a present one (EEXIST): there the
+    elements are compared exactly, and the deletes go first in the same transaction."""
+    target = (*spec.elements, *keep)
+    have = live.elements if live else ()
+    if spec.kind in ("sp", "dp"):
+        wanted = set(as_kernel_holds(target, merged=False))  # none inside another
+        gone = tuple(e for e in have if canonical_element(e) not in wanted)
+        present = {canonical_element(e) for e in have} - {canonical_element(e) for e in gone}
+        add: dict[str, str] = {}
+        for element in target:  # COI's text, first occurrence
+            if canonical_element(element) in wanted - present:
+                add.setdefault(canonical_element(element), element)
+        return gone, tuple(add.values())
+    boxes = [element_box(e) for e in target]
+    gone = tuple(e for e in have if not box_covered(element_box(e), boxes))
+    kept = [element_box(e) for e in have if e not in gone]
+    return gone, tuple(e for e in target if not box_covered(element_box(e), kept))
+
+
+def policy_in_force(state: NftState, desired: DesiredPolicy) -> bool:
+    """Live nft holds exactly the desired rules (in order, in the newest or an older COI
+    release's text) and sets holding exactly what the policy allows (plus the old answers
+    COI keeps): the container's isolation is what COI would have installed."""
+    desired = in_dialect(state, desired)
+    owned = owned_objects(state, desired.ip, desired.name)
+    if not _rules_match(owned, desired):
         return False
     live = {s.name: s for s in owned.sets}
+    keep = old_answers(desired, live)
     return all(
-        spec.name in live and not missing_elements(spec, live[spec.name])
-        for spec in desired.sets
+        spec.name in live and set_changes(spec, live[spec.name], keep.get(spec.name, ()))
+        == ((), ()) for spec in desired.sets
     ) and set(live) <= {s.name for s in desired.sets}
 
 
@@ -170,10 +247,14 @@ def apply_script(
     replaced whole (deleted by handle, re-added in COI's order), since first match wins
     and appended rules could not be slotted between kept ones. Sets are created if missing
     and given their missing elements; sets the new mode does not use are deleted after the
-    rules that name them. Set elements are never removed here (resolved ones are
-    permanent, as COI's; `prune_script` takes old answers out on request).
+    rules that name them. The sets end up holding exactly what the policy allows (static
+    elements replaced, resolved ones as the current answers give them), with the old
+    answers COI keeps (see `old_answers`; `prune_script` takes those out on request): one
+    transaction, so no packet ever sees more allowed than the wider of old and new. Live
+    rules in an older COI release's text for this very policy stay (`in_dialect`).
     `lift_boot_block` removes this container's own `coi-boot-<name>`, as COI does after a
     successful setup."""
+    desired = in_dialect(state, desired)
     owned = owned_objects(state, desired.ip, desired.name)
     deletes: list[str] = []
     adds: list[str] = []
@@ -186,13 +267,16 @@ def apply_script(
         deletes += [_delete(r, table) for r in owned.boot]
     wanted = {s.name for s in desired.sets}
     live_sets = {s.name: s for s in owned.sets}
+    keep = old_answers(desired, live_sets)
     drop_sets = [f"delete set ip {table} {s.name}" for s in owned.sets if s.name not in wanted]
     set_lines: list[str] = []
     for spec in desired.sets:
         live_set = live_sets.get(spec.name)
         if live_set is None:
             set_lines.append(spec.add_set(table))
-        missing = missing_elements(spec, live_set)
+        gone, missing = set_changes(spec, live_set, keep.get(spec.name, ()))
+        if gone:  # before the adds: auto-merge must not fold a new element into a going one
+            set_lines.append(f"delete element ip {table} {spec.name} {{ {', '.join(gone)} }}")
         if missing:
             set_lines.append(SetSpec(spec.name, spec.kind, missing).add_elements(table) or "")
     changes = deletes + drop_sets + set_lines + adds

@@ -97,12 +97,26 @@ def allowed_entry_problem(value: str) -> str | None:
 
 
 def ipv4_problem(value: Any) -> str | None:
-    """A `dns_servers` entry: an IPv4 address (COI's validateDNSServers trims spaces)."""
+    """An IPv4 address (trimmed)."""
     try:
         ipaddress.IPv4Address(value.strip())
     except ValueError:
         return "not a valid IPv4 address"
     return None
+
+
+def dns_server_problem(value: Any) -> str | None:
+    """A `dns_servers` entry as COI's validateDNSServers takes it: `net.ParseIP(trimmed)
+    .To4()` holds, so an IPv4-mapped IPv6 address (`::ffff:1.1.1.1`) is 1.1.1.1; a hostname
+    or a real IPv6 address is not."""
+    if ipv4_problem(value) is None:
+        return None
+    text = value.strip()
+    try:
+        mapped = None if "%" in text else ipaddress.IPv6Address(text).ipv4_mapped
+    except ValueError:
+        mapped = None
+    return None if mapped is not None else "not a valid IPv4 address"
 
 
 def port_problem(value: Any) -> str | None:
@@ -228,7 +242,7 @@ KEYS = {
         Key("network.logging.path", str, "~/.coi/logs/network.log"),
         # the nftables era (COI 0.10-0.12)
         Key("network.use_sudo", bool, True, era="nft"),
-        Key("network.dns_servers", list, [], item=str, entry=ipv4_problem, era="nft",
+        Key("network.dns_servers", list, [], item=str, entry=dns_server_problem, era="nft",
             empty_replaces=True, trusted_only=True),
         Key("network.allowed_ports", list, [], item=int, entry=port_problem, era="nft",
             empty_replaces=True, trusted_only=True),
