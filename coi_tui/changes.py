@@ -29,7 +29,7 @@ from coi_tui.services.dns.cache import (
     save_cache,
 )
 from coi_tui.services.dns.records import DomainStatus
-from coi_tui.services.inventory import FIREWALLD, mode_of
+from coi_tui.services.inventory import mode_of
 from coi_tui.services.resolve import Resolution, is_ipv4_literal, resolve_allowlist
 
 Resolver = Callable[[NetworkSettings], Resolution]
@@ -146,7 +146,8 @@ class ChangePlanner:
         settings: NetworkSettings,
         resolver: Resolver = default_resolver,
         pinned: Pinned | None = None,
-        era: CoiEra = FIREWALLD,
+        *,
+        era: CoiEra,
         cached: CachedIps | None = None,
     ) -> None:
         self.era = era

@@ -37,7 +37,7 @@ from coi_tui.services.checks import Check, run_checks, run_nft_checks
 from coi_tui.services.config import ConfigError, Locations, load_effective
 from coi_tui.services.config.layers import builtin_defaults
 from coi_tui.services.dns.cache import cached_allowlist
-from coi_tui.services.inventory import FIREWALLD, ExpectedRules, InventorySource
+from coi_tui.services.inventory import ExpectedRules, InventorySource
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def pinned_allowlist(settings: NetworkSettings, home: Path | None = None) -> Pin
 
 
 def expected_rules(settings: NetworkSettings, home: Path | None = None,
-                   era: CoiEra = FIREWALLD) -> ExpectedRules:
+                   *, era: CoiEra) -> ExpectedRules:
     pinned = pinned_allowlist(settings, home)
 
     def expected(

@@ -58,7 +58,7 @@ from coi_tui.services.dns.pins import (
 from coi_tui.services.dns.records import DomainRecord, DomainStatus
 from coi_tui.services.dns.schedule import DISABLED_NOTE, SCHEDULE_NOTE, interval_for
 from coi_tui.services.dns.state import ContainerPins, DnsState, RefreshResult
-from coi_tui.services.inventory import FIREWALLD, mode_of
+from coi_tui.services.inventory import mode_of
 from coi_tui.services.resolve import Clock, Resolution, resolve_allowlist
 
 __all__ = ["ContainerPins", "DnsRefresher", "DnsState", "RefreshResult", "pinned_ips"]
@@ -66,7 +66,7 @@ __all__ = ["ContainerPins", "DnsRefresher", "DnsState", "RefreshResult", "pinned
 ResolveFn = Callable[[Sequence[str], bool], Resolution]  # (entries, allow_local) -> answers
 
 
-def pinned_ips(rules: Iterable[CoiRule], ip: str, era: CoiEra = FIREWALLD) -> frozenset[str]:
+def pinned_ips(rules: Iterable[CoiRule], ip: str, era: CoiEra) -> frozenset[str]:
     """The hosts a container's allowlist pins now (the era knows where: /32 ACCEPTs at
     priority 1 in the firewalld era, the `coi_d_<ip>` set in the nft era)."""
     return era.pinned_ips(Container("", "", "Running", ip, None, None, None), tuple(rules))
@@ -105,7 +105,7 @@ class DnsRefresher:
         names: Sequence[str] = (),
         on_state: Callable[[DnsState], None] | None = None,
         apply_changes: bool = True,
-        era: CoiEra = FIREWALLD,
+        era: CoiEra,
     ) -> None:
         self._era = era
         self.settings = settings

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.seam import CoiEra
 from coi_tui.errors import CoiTuiError, FirewallDown
 from coi_tui.models import (
@@ -28,11 +27,10 @@ from coi_tui.models import (
 # Computes the rules a container should have in a mode given its gateway, or None when that
 # cannot be known (e.g. an allowlist whose domains were never resolved).
 ExpectedRules = Callable[[Container, Mode, str | None], tuple[CoiRule, ...] | None]
-FIREWALLD = FirewalldEra()
 
 
 def mode_of(
-    container: Container, rules: Iterable[CoiRule], era: CoiEra = FIREWALLD
+    container: Container, rules: Iterable[CoiRule], era: CoiEra
 ) -> tuple[Mode | None, ModeSource]:
     if container.mode_key:
         try:
@@ -105,7 +103,7 @@ def join_inventory(
     gateways: Mapping[str, str | None] | None = None,
     backends: tuple[BackendStatus, ...] = (),
     taken_at: float = 0.0,
-    era: CoiEra = FIREWALLD,
+    era: CoiEra,
 ) -> Inventory:
     all_rules = tuple(rules)
     containers = tuple(containers)
@@ -163,7 +161,8 @@ class InventorySource:
         links: Callable[[], Mapping[str, Link]],
         expected: ExpectedRules | None = None,
         clock: Callable[[], float] = time.time,
-        era: CoiEra = FIREWALLD,
+        *,
+        era: CoiEra,
     ) -> None:
         self._era = era
         # Factories, so a backend that was down is reconnected on the next snapshot.

@@ -16,6 +16,7 @@ import pytest
 from coi_tui.backends.incus import IncusBackend
 from coi_tui.changes import ChangePlanner, fresh_job
 from coi_tui.eras.firewalld.access import DBusFirewall
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules, owned_by
 from coi_tui.models import MODE_CONFIG_KEY, Mode, NetworkSettings
 from coi_tui.runtime.audit import AuditLog
@@ -26,6 +27,8 @@ from tests.traffic import PROBE_DIR, build_prober, counting, probing
 pytestmark = pytest.mark.lab
 
 ALLOW_ONE = NetworkSettings(allowed_domains=(lab.INTERNET_HOST,))
+
+FIREWALLD = FirewalldEra()
 
 
 def coi_tui(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +57,7 @@ class Engine:
         self.containers = IncusBackend()
 
     def planner(self, settings: NetworkSettings = ALLOW_ONE) -> ChangePlanner:
-        return ChangePlanner(IncusBackend(), settings)
+        return ChangePlanner(IncusBackend(), settings, era=FIREWALLD)
 
     def apply(self, name: str, mode: Mode, settings: NetworkSettings = ALLOW_ONE) -> JobFinished:
         planner = self.planner(settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.models import Container, Isolation, Mode, NetworkSettings
 from coi_tui.services.dns.cache import IpCache, cache_path, save_cache
@@ -16,6 +17,8 @@ IP, GW = "10.147.0.7", "10.147.0.1"
 SETTINGS = NetworkSettings(allowed_domains=("api.lab.test",))
 ALLOWLIST = Container("a", "default", "Running", IP, "veth-a", "incusbr0", "allowlist")
 
+FIREWALLD = FirewalldEra()
+
 
 def pin(home: Path, domains: dict[str, tuple[str, ...]]) -> None:
     save_cache(cache_path("a", home), IpCache(domains, dict.fromkeys(domains, 300),
@@ -24,8 +27,9 @@ def pin(home: Path, domains: dict[str, tuple[str, ...]]) -> None:
 
 def state_with(home: Path, rules: tuple[str, ...]) -> Isolation | None:
     live = desired_rules(IP, Mode.ALLOWLIST, SETTINGS, GW, rules)
-    (state,) = join_inventory([ALLOWLIST], live, {}, expected=expected_rules(SETTINGS, home),
-                              gateways={"incusbr0": GW}).containers
+    expected = expected_rules(SETTINGS, home, era=FIREWALLD)
+    (state,) = join_inventory([ALLOWLIST], live, {}, expected=expected,
+                              gateways={"incusbr0": GW}, era=FIREWALLD).containers
     return state.isolation
 
 
@@ -47,7 +51,7 @@ def test_a_cached_private_address_is_never_expected(tmp_path: Path) -> None:
 def test_without_a_cache_the_expected_rules_are_unknown_never_an_empty_allowlist(
     tmp_path: Path,
 ) -> None:
-    expected = expected_rules(SETTINGS, tmp_path)
+    expected = expected_rules(SETTINGS, tmp_path, era=FIREWALLD)
     assert expected(ALLOWLIST, Mode.ALLOWLIST, GW) is None
     assert state_with(tmp_path, ("203.0.113.10",)) is Isolation.OK  # not judged
     cache_path("a", tmp_path).parent.mkdir(parents=True)

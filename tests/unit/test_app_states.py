@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.keep.keeper import KeeperParts
 from coi_tui.services.inventory import InventorySource
 from coi_tui.ui.app import CoiApp, Wiring
@@ -10,10 +11,12 @@ from coi_tui.ui.widgets.banner import BackendBanner
 from tests.unit.fakes import FakeContainers, FakeFirewall, lab_like_container
 from tests.waiting import wait_until
 
+FIREWALLD = FirewalldEra()
+
 
 def app_on(containers: FakeContainers, firewall: FakeFirewall) -> CoiApp:
     source = Wiring(KeeperParts(
-        lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {})))
+        lambda: InventorySource(lambda: containers, lambda: firewall, lambda: {}, era=FIREWALLD)))
     return CoiApp(source, poll_interval=0.05)
 
 
@@ -68,7 +71,8 @@ async def test_the_last_known_containers_stay_listed_while_incus_is_away() -> No
 
 async def test_a_broken_config_is_a_banner_and_the_views_still_show_the_containers() -> None:
     containers = FakeContainers([lab_like_container("coi-lab-1", "10.147.0.101")])
-    wiring = Wiring(KeeperParts(lambda: InventorySource(lambda: containers, FakeFirewall, dict)),
+    wiring = Wiring(KeeperParts(lambda: InventorySource(lambda: containers, FakeFirewall, dict,
+                                                        era=FIREWALLD)),
                     config_problem="config not used (line 2: bad); showing COI's built-in "
                                    "defaults")
     app = CoiApp(wiring, poll_interval=0.05)

@@ -10,6 +10,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList, Select, Static, TextArea
 
 from coi_tui.changes import ChangePlanner
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.keep.keeper import KeeperParts
 from coi_tui.models import Container, Mode, NetworkSettings
 from coi_tui.services.config import Locations
@@ -23,6 +24,8 @@ from tests.waiting import wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "coi_sample_config.toml"
 
+FIREWALLD = FirewalldEra()
+
 
 def app_with_config(tmp_path: Path) -> tuple[CoiApp, Path]:
     config = tmp_path / "home" / ".coi" / "config.toml"
@@ -35,8 +38,9 @@ def app_with_config(tmp_path: Path) -> tuple[CoiApp, Path]:
     containers, firewall = FakeContainers([running]), FakeFirewall()
     wiring = Wiring(
         KeeperParts(
-            make_source=lambda: InventorySource(lambda: containers, lambda: firewall, dict),
-            make_planner=lambda settings: ChangePlanner(containers, settings),
+            make_source=lambda: InventorySource(lambda: containers, lambda: firewall, dict,
+                                                era=FIREWALLD),
+            make_planner=lambda settings: ChangePlanner(containers, settings, era=FIREWALLD),
             make_firewall=lambda: firewall),
         settings=NetworkSettings(),
         config=(config, locations),

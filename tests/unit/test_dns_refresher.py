@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.policy import BASE_RULE, desired_rules
 from coi_tui.eras.firewalld.rules import StepAction, rule_steps
 from coi_tui.keep.refresher import DnsRefresher, DnsState, pinned_ips
@@ -22,6 +23,8 @@ from tests.unit.fakes import FakeContainers, FakeFirewall
 GATEWAY = "10.147.0.1"
 SETTINGS = NetworkSettings(mode=Mode.ALLOWLIST, allowed_domains=("api.lab.test", "cdn.lab.test"))
 OLD, NEW, CDN = "203.0.113.10", "203.0.113.30", "203.0.113.20"
+
+FIREWALLD = FirewalldEra()
 
 
 class Clock:
@@ -51,7 +54,7 @@ class Rig:
         self.home = tmp
         self.refresher = DnsRefresher(
             settings, self.containers, self.firewall.list_rules, self.submit, home=tmp,
-            resolve=self.resolve, clock=self.clock)
+            resolve=self.resolve, clock=self.clock, era=FIREWALLD)
 
     def resolve(self, entries: Sequence[str], allow_local: bool) -> Resolution:
         return resolve_allowlist(entries, allow_local=allow_local, resolver=self.zone,
@@ -100,7 +103,7 @@ def test_a_changed_ip_queues_one_fail_closed_reapply_per_changed_container(
     for step in rule_steps(plan):
         (rig.firewall.add_rule if step.action is StepAction.ADD else rig.firewall.remove_rule)(
             step.rule)
-    assert pinned_ips(rig.firewall.rules, ip or "") == {NEW, CDN}
+    assert pinned_ips(rig.firewall.rules, ip or "", era=FIREWALLD) == {NEW, CDN}
     rig.jobs.clear()
     rig.clock.now += 300
     rig.refresher.refresh_now()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.models import Container, Mode
 from coi_tui.services.drift import RuleState, rule_rows
 from coi_tui.services.inventory import join_inventory
+
+FIREWALLD = FirewalldEra()
 
 
 def rule(priority: int, *args: str) -> DirectRule:
@@ -25,7 +28,8 @@ def expected(_c: Container, _m: Mode, _gw: str | None) -> tuple[DirectRule, ...]
 
 
 def test_every_rule_gets_its_state_and_missing_rules_are_listed() -> None:
-    inventory = join_inventory([FIVE], [BASE, WANTED, STRAY, GONE], {}, expected=expected)
+    inventory = join_inventory([FIVE], [BASE, WANTED, STRAY, GONE], {}, expected=expected,
+                               era=FIREWALLD)
     states = {(row.rule, row.state) for row in rule_rows(inventory)}
     assert states == {
         (BASE, RuleState.SHARED),
@@ -37,6 +41,6 @@ def test_every_rule_gets_its_state_and_missing_rules_are_listed() -> None:
 
 
 def test_without_a_known_desired_set_owned_rules_are_not_judged() -> None:
-    inventory = join_inventory([FIVE], [WANTED], {})
+    inventory = join_inventory([FIVE], [WANTED], {}, era=FIREWALLD)
     (row,) = rule_rows(inventory)
     assert row.state is RuleState.UNKNOWN and row.owner == "default/five"

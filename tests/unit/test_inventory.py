@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.models import (
     BackendStatus,
@@ -15,6 +16,8 @@ from coi_tui.models import (
     ModeSource,
 )
 from coi_tui.services.inventory import join_inventory
+
+FIREWALLD = FirewalldEra()
 
 
 def container(name: str, ip: str | None, mode_key: str | None = None) -> Container:
@@ -40,7 +43,7 @@ FIFTY_ACCEPT = rule(50, "-s", "10.147.0.50/32", "-d", "0.0.0.0/0", "-j", "ACCEPT
 
 def test_a_rule_belongs_to_the_container_whose_ip_equals_its_source_never_a_substring() -> None:
     five, fifty = container("five", "10.147.0.5"), container("fifty", "10.147.0.50")
-    inventory = join_inventory([five, fifty], [BASE, FIVE_REJECT, FIFTY_ACCEPT], {})
+    inventory = join_inventory([five, fifty], [BASE, FIVE_REJECT, FIFTY_ACCEPT], {}, era=FIREWALLD)
     assert inventory.owner_of(FIVE_REJECT) == "default/five"
     assert inventory.owner_of(FIFTY_ACCEPT) == "default/fifty"
     assert inventory.owner_of(BASE) is None
@@ -51,31 +54,31 @@ def test_a_rule_belongs_to_the_container_whose_ip_equals_its_source_never_a_subs
 
 def test_the_recorded_mode_wins_over_the_rules() -> None:
     c = container("a", "10.147.0.5", mode_key="open")
-    (state,) = join_inventory([c], [FIVE_REJECT], {}).containers
+    (state,) = join_inventory([c], [FIVE_REJECT], {}, era=FIREWALLD).containers
     assert (state.mode, state.mode_source) == (Mode.OPEN, ModeSource.SET)
 
 
 def test_without_a_recorded_mode_coi_signatures_are_recognised() -> None:
     c = container("a", "10.147.0.5")
     restricted = rule(50, "-s", "10.147.0.5", "-d", "0.0.0.0/0", "-j", "ACCEPT")
-    (state,) = join_inventory([c], [restricted], {}).containers
+    (state,) = join_inventory([c], [restricted], {}, era=FIREWALLD).containers
     assert (state.mode, state.mode_source) == (Mode.RESTRICTED, ModeSource.INFERRED)
 
 
 def test_a_running_container_without_mode_or_rules_is_unprotected() -> None:
-    (state,) = join_inventory([container("a", "10.147.0.7")], [BASE], {}).containers
+    (state,) = join_inventory([container("a", "10.147.0.7")], [BASE], {}, era=FIREWALLD).containers
     assert state.mode is None and state.mode_source is ModeSource.NONE
     assert state.unprotected
 
 
 def test_a_stopped_container_is_not_flagged_unprotected() -> None:
-    (state,) = join_inventory([container("a", None)], [], {}).containers
+    (state,) = join_inventory([container("a", None)], [], {}, era=FIREWALLD).containers
     assert not state.unprotected
 
 
 def test_the_veth_master_comes_from_the_links() -> None:
     links = {"veth-a": Link("veth-a", "veth", "incusbr0")}
-    (state,) = join_inventory([container("a", "10.147.0.7")], [], links).containers
+    (state,) = join_inventory([container("a", "10.147.0.7")], [], links, era=FIREWALLD).containers
     assert state.veth_master == "incusbr0"
 
 
@@ -93,7 +96,8 @@ def restricted_five(*rules: DirectRule, firewall: BackendStatus = UP,
     def expected(_c: Container, _m: Mode, _gw: str | None) -> tuple[DirectRule, ...]:
         return (FIVE_REJECT, FIVE_ACCEPT)
 
-    (state,) = join_inventory([c], rules, {}, expected=expected, backends=(firewall,)).containers
+    (state,) = join_inventory([c], rules, {}, expected=expected, backends=(firewall,),
+                              era=FIREWALLD).containers
     return state
 
 
@@ -124,7 +128,8 @@ def test_open_mode_without_its_rules_is_drift_it_rejected_nothing() -> None:
 
 def test_firewalld_stopped_exposes_every_enforcing_container_and_the_inventory_says_so() -> None:
     c = container("a", "10.147.0.5", mode_key="restricted")
-    inventory = join_inventory([c, container("b", "10.147.0.6")], [], {}, backends=(STOPPED,))
+    inventory = join_inventory([c, container("b", "10.147.0.6")], [], {}, backends=(STOPPED,),
+                               era=FIREWALLD)
     a, b = inventory.containers
     assert a.isolation is Isolation.EXPOSED and "firewalld is not running" in a.reason
     assert b.unprotected and b.isolation is None
@@ -133,7 +138,7 @@ def test_firewalld_stopped_exposes_every_enforcing_container_and_the_inventory_s
 
 def test_unreadable_rules_are_unknown_never_unprotected_or_drift() -> None:
     c = container("b", "10.147.0.6")
-    inventory = join_inventory([c], [], {}, backends=(UNREADABLE,))
+    inventory = join_inventory([c], [], {}, backends=(UNREADABLE,), era=FIREWALLD)
     (b,) = inventory.containers
     assert b.isolation is Isolation.UNKNOWN and "sudo refused" in b.reason
     assert not b.unprotected and not b.drift and not b.exposed
