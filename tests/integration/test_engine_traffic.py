@@ -142,7 +142,7 @@ def test_dry_run_prints_the_exact_plan_and_changes_nothing(first: tuple[str, str
     result = coi_tui("apply", name, "--mode", "restricted", "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     steps = json.loads(result.stdout)["steps"]
-    planned = {s["rule"] for s in steps if s["action"] == "add"}
+    planned = {line["text"] for s in steps for line in s["lines"] if line["action"] == "add"}
     assert {str(r) for r in desired_rules(ip, Mode.RESTRICTED, NetworkSettings(),
                                           lab.GATEWAY)} <= planned
     assert lab.direct_rules() == before
