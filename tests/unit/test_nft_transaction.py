@@ -36,7 +36,8 @@ def state() -> NftState:
 
 
 def handles(lines: tuple[str, ...], prefix: str) -> list[int]:
-    return [int(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix)]
+    return [int(line.split(" handle ", 1)[1].split()[0]) for line in lines
+            if line.startswith(prefix)]
 
 
 def test_remove_deletes_exactly_the_container_s_own_rules_by_handle() -> None:
@@ -48,7 +49,7 @@ def test_remove_deletes_exactly_the_container_s_own_rules_by_handle() -> None:
     assert handles(script.lines, "delete rule ip filter FORWARD handle") == [7, 6, 5, 3]
     assert not FORBIDDEN.search(script.text)
     # 10.147.0.50's rules, input rule and sets are untouched
-    assert "34" not in script.text and "coi_s_" not in script.text
+    assert 34 not in handles(script.lines, "delete rule") and "coi_s_" not in script.text
 
 
 def test_remove_of_50_takes_its_sets_after_its_rules_and_its_own_boot_block() -> None:

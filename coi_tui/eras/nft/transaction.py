@@ -204,7 +204,9 @@ def policy_in_force(state: NftState, desired: DesiredPolicy) -> bool:
 
 
 def _delete(rule: NftRule, table: str) -> str:
-    return f"delete rule {rule.family} {table} {rule.chain} handle {rule.handle}"
+    # nft addresses a rule by handle only; the comment says which rule (nft ignores it), so
+    # the review, --dry-run and the audit show what goes
+    return f"delete rule {rule.family} {table} {rule.chain} handle {rule.handle}  # {rule.text}"
 
 
 def _ensure(state: NftState, desired: DesiredPolicy, table: str) -> list[str]:
