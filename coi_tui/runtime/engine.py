@@ -195,6 +195,8 @@ class FirewallEngine:
                 self._drop_firewall()
             self._finish(job, ok=False, error=str(error), exit_code=error.exit_code)
             return
+        if plan.title:  # what was planned names the job (a CLI job is submitted as "change")
+            job = replace(job, title=plan.title)
         total = len(plan)
         self._emit(JobStarted(job.job_id, job.title, total, plan))
         try:
