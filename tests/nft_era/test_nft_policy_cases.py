@@ -7,8 +7,6 @@ one transaction, and traffic follows."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from coi_tui.eras.nft.cli import NftCli
 from coi_tui.eras.nft.policy import owned_sets
 from coi_tui.models import MODE_CONFIG_KEY
 from tests import lab_support as lab
+from tests.nft_era.test_nft_era import coi_tui, nft
 
 pytestmark = pytest.mark.lab
 
@@ -36,16 +35,6 @@ def coi_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 
 def configure(home: Path, text: str) -> None:
     (home / ".coi" / "config.toml").write_text(text)
-
-
-def coi_tui(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coi_tui", *args], capture_output=True,
-                          text=True, timeout=120)
-
-
-def nft(*args: str, stdin: str | None = None) -> str:
-    return subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True,
-                          check=True, timeout=30).stdout
 
 
 def lines_of(ip: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,21 +21,12 @@ from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.wiring import Scope, change_planner, open_coi_firewall
 from tests import lab_support as lab
-from tests.nft_era.test_nft_era import clean, coi_tui, container, lines_of, nft
 from tests.nft_era.test_nft_era import coi_home as coi_home  # autouse: a HOME of its own
+from tests.nft_era.test_nft_era import coi_tui, lines_of, nft
+from tests.nft_era.test_nft_era import first as first  # coi-lab-1 without rules, before and after
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def bare() -> Iterator[tuple[str, str, str]]:
-    name = lab.CONTAINERS[0]
-    clean(name)
-    try:
-        yield container(name)
-    finally:
-        clean(name)
 
 
 def restricted_lines() -> int:
@@ -52,8 +42,8 @@ def dry_run(name: str, mode: str, *extra: str) -> tuple[list[str], dict[str, obj
 
 
 def test_dry_run_lists_every_line_of_the_transaction_that_then_runs(
-        bare: tuple[str, str, str]) -> None:
-    name, ip, _veth = bare
+        first: tuple[str, str, str]) -> None:
+    name, ip, _veth = first
     text, data = dry_run(name, "restricted")
     n = restricted_lines()
     assert text[0] == (f"plan: restricted for {name} (one transaction, {n} lines: "
@@ -74,8 +64,8 @@ def test_dry_run_lists_every_line_of_the_transaction_that_then_runs(
 
 
 def test_the_audit_records_each_line_of_a_switch_with_its_real_action(
-        bare: tuple[str, str, str], coi_home: Path) -> None:
-    name, _ip, _veth = bare
+        first: tuple[str, str, str], coi_home: Path) -> None:
+    name, _ip, _veth = first
     assert coi_tui("apply", name, "--mode", "restricted").returncode == 0
     _, data = dry_run(name, "allowlist", "--allow", lab.INTERNET_HOST)
     steps = data["steps"]
@@ -96,8 +86,8 @@ def test_the_audit_records_each_line_of_a_switch_with_its_real_action(
 
 
 def test_a_plan_whose_rules_moved_after_the_review_is_refused(
-        bare: tuple[str, str, str], tmp_path: Path) -> None:
-    name, ip, _veth = bare
+        first: tuple[str, str, str], tmp_path: Path) -> None:
+    name, ip, _veth = first
     scope = Scope(era="nft")
     planner = change_planner(scope, NetworkSettings())
     firewall = open_coi_firewall(scope)
@@ -122,8 +112,8 @@ def test_a_plan_whose_rules_moved_after_the_review_is_refused(
 
 
 async def test_the_tui_review_lists_every_line_of_the_transaction(
-        bare: tuple[str, str, str]) -> None:
-    name, _ip, _veth = bare
+        first: tuple[str, str, str]) -> None:
+    name, _ip, _veth = first
     app = CoiApp(real_wiring(Scope(era="nft"), NetworkSettings()), poll_interval=2.0)
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.query_one(ContainersView)

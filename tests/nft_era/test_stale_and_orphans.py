@@ -7,9 +7,6 @@ line. Every test removes what it made, whatever happens; HOME is a tmp dir."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +19,7 @@ from coi_tui.eras.nft.policy import coi_commands, desired_policy
 from coi_tui.models import MODE_CONFIG_KEY, Mode
 from coi_tui.services.dns.cache import IpCache, cache_path, format_cache, load_cache
 from tests import lab_support as lab
+from tests.nft_era.test_nft_era import coi_tui, nft
 
 pytestmark = pytest.mark.lab
 
@@ -41,16 +39,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f'[network]\nallowed_domains = ["{FRESH}", "{GONE}"]\n')
     monkeypatch.setenv("HOME", str(home))
     return home
-
-
-def coi_tui(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coi_tui", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ})
-
-
-def nft(*args: str, stdin: str | None = None) -> str:
-    return subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True,
-                          check=True, timeout=30).stdout
 
 
 def set_elements(name: str) -> list[str]:
