@@ -162,6 +162,7 @@ class BackendStatus:
     detail: str = ""
     down: bool = False  # known not running (for firewalld: its rules are flushed)
     firewall: bool = False  # the status of the firewall that holds COI's rules
+    access: str = ""  # how the firewall is reached: its backend's name ("D-Bus", "sudo nft")
 
 
 @dataclass(frozen=True)

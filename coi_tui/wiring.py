@@ -17,7 +17,7 @@ from functools import cache, partial
 from pathlib import Path
 
 from coi_tui.backends.base import ContainerBackend, EventSink, FirewallBackend
-from coi_tui.backends.incus import IncusBackend, IncusEvents
+from coi_tui.backends.incus import POLL_TIMEOUT, TIMEOUT, IncusBackend, IncusEvents
 from coi_tui.backends.links import list_links
 from coi_tui.changes import ChangePlanner, Pinned
 from coi_tui.eras.detect import EraChoice, Probe, choose_era
@@ -54,8 +54,8 @@ class Scope:
         return cls(project=getattr(args, "project", None) or "default", era=era)
 
 
-def open_containers(scope: Scope) -> ContainerBackend:
-    return IncusBackend(project=scope.project, all_projects=scope.all_projects)
+def open_containers(scope: Scope, timeout: tuple[float, float] = TIMEOUT) -> ContainerBackend:
+    return IncusBackend(project=scope.project, all_projects=scope.all_projects, timeout=timeout)
 
 
 # ----------------------------------------------------------------------------- the COI era
@@ -163,7 +163,7 @@ def change_planner(scope: Scope, settings: NetworkSettings) -> ChangePlanner:
 def inventory_source(scope: Scope, settings: NetworkSettings | None = None) -> InventorySource:
     era = coi_era(scope)
     return InventorySource(
-        containers=partial(open_containers, scope),
+        containers=partial(open_containers, scope, POLL_TIMEOUT),  # a hung incusd: 5 s, not 15
         firewall=partial(open_coi_firewall, scope),
         links=list_links,
         expected=expected_rules(settings or NetworkSettings(), era=era),

@@ -27,6 +27,10 @@ from coi_tui.errors import BackendUnavailable, BadInput, PermissionDenied
 from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, Container, Network
 
 SOCKET_NAME = "unix.socket"
+# (connect, read) seconds. Changes wait for Incus's operations; a poll must not: a hung incusd
+# held each snapshot (and so the firewall read after it) for the full 15 s read timeout.
+TIMEOUT = (3.0, 15.0)
+POLL_TIMEOUT = (2.0, 5.0)
 
 
 def socket_candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
@@ -108,12 +112,13 @@ class IncusBackend:
         project: str | None = "default",
         all_projects: bool = False,
         env: Mapping[str, str] = os.environ,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.project = None if all_projects else (project or "default")
         self.all_projects = all_projects
         self.socket = find_socket(env)
         with _incus_errors(self.socket):
-            self._client = Client(endpoint=str(self.socket), timeout=(3, 15))
+            self._client = Client(endpoint=str(self.socket), timeout=timeout)
 
     def list_containers(self) -> list[Container]:
         # One request with state for every instance (pylxd's own .all() drops the state).

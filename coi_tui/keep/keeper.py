@@ -152,6 +152,10 @@ class HostKeeper:
         if self.poller is not None:
             self.poller.wake()
 
+    def poll_waiting(self) -> tuple[str, float] | None:
+        """What the poll waits on now, and since when (a daemon that does not answer)."""
+        return self.poller.waiting if self.poller is not None else None
+
     def pause(self, paused: bool) -> None:
         if self.poller is not None:
             self.poller.pause(paused)

@@ -176,11 +176,15 @@ class InventorySource:
         self._gateways: dict[str, str | None] = {}
         # While Incus is away, the last containers it listed still own their rules.
         self._last_containers: list[Container] = []
+        self._access = ""  # the last firewall's access path, kept while it is away
+        # (backend, since) while a read is under way: a poll that blocks says on what
+        self.reading: tuple[str, float] | None = None
 
     def snapshot(self) -> Inventory:
         statuses: list[BackendStatus] = []
         containers: list[Container] = []
         rules: Sequence[CoiRule] = []
+        self.reading = ("incus", self._clock())
         try:
             if self._containers is None:
                 self._containers = self._make_containers()
@@ -194,16 +198,21 @@ class InventorySource:
             self._drop_containers()
             containers = self._last_containers
             statuses.append(BackendStatus("incus", False, str(error)))
+        self.reading = (self._era.name, self._clock())
         try:
             if self._firewall is None:
                 self._firewall = self._make_firewall()
+                self._access = self._firewall.name
             rules = self._firewall.list_rules()
-            statuses.append(BackendStatus(self._era.name, True, firewall=True))
+            statuses.append(BackendStatus(self._era.name, True, firewall=True,
+                                          access=self._access))
         except CoiTuiError as error:
             self._drop_firewall()
             down = isinstance(error, FirewallDown)
             statuses.append(BackendStatus(self._era.name, False, str(error), down=down,
-                                          firewall=True))
+                                          firewall=True, access=self._access))
+        finally:
+            self.reading = None
         return join_inventory(
             containers,
             rules,

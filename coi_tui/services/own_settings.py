@@ -3,6 +3,10 @@
     [guard]
     freeze_after_seconds = 10   # freeze guard: 0 or absent = off
 
+    [keys]                      # the TUI's keys, by action id (README: Keys)
+    "containers.set_mode" = "M"
+    "app.quit" = "q,ctrl+q"
+
 Read with tomllib: coi-tui never edits this file.
 """
 
@@ -24,6 +28,7 @@ def settings_path() -> Path:
 @dataclass(frozen=True)
 class OwnSettings:
     freeze_after: float | None = None  # seconds without isolation before the guard freezes
+    keys: tuple[tuple[str, str], ...] = ()  # action id -> Textual key names (the UI checks ids)
 
 
 def freeze_after_value(value: object, where: str) -> float | None:
@@ -40,6 +45,9 @@ def load_own_settings(path: Path | None = None) -> OwnSettings:
         return OwnSettings()
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise BadInput(f"{path}: {error}") from None
+    unknown_tables = set(document) - {"guard", "keys"}
+    if unknown_tables:
+        raise BadInput(f"{path}: unknown table [{sorted(unknown_tables)[0]}]")
     guard = document.get("guard", {})
     if not isinstance(guard, dict):
         raise BadInput(f"{path}: [guard] must be a table")
@@ -47,4 +55,12 @@ def load_own_settings(path: Path | None = None) -> OwnSettings:
     if unknown:
         raise BadInput(f"{path}: unknown key guard.{sorted(unknown)[0]}")
     value = guard.get("freeze_after_seconds", 0)
-    return OwnSettings(freeze_after=freeze_after_value(value, str(path)))
+    return OwnSettings(freeze_after=freeze_after_value(value, str(path)),
+                       keys=key_table(document.get("keys", {}), path))
+
+
+def key_table(keys: object, path: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(keys, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+        raise BadInput(f"{path}: [keys] maps action ids to key names, e.g. \"app.quit\" = \"q\"")
+    return tuple(sorted(keys.items()))

@@ -35,6 +35,11 @@ class InventoryPoller:
         """Snapshot now. Safe from any thread; extra arguments let it be an event sink."""
         self._wake.set()
 
+    @property
+    def waiting(self) -> tuple[str, float] | None:
+        """(backend, since) while a snapshot waits on it; None between snapshots."""
+        return self._source.reading
+
     def pause(self, paused: bool) -> None:
         if paused:
             self._paused.set()

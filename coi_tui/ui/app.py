@@ -4,11 +4,11 @@ firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.changes import BuildChange, job_for, stale_line
@@ -29,6 +29,7 @@ from coi_tui.runtime.hostlock import Holder
 from coi_tui.services.config import Locations
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
+from coi_tui.ui.actions import TITLES, bindings
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
     ChangeFailed,
@@ -38,10 +39,17 @@ from coi_tui.ui.messages import (
     InventoryUpdated,
 )
 from coi_tui.ui.paths import stylesheets
+from coi_tui.ui.screens import containers, dns_view, orphans, rules
 from coi_tui.ui.screens.apply_offer import ApplyOffer
 from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_changed
-from coi_tui.ui.screens.containers import ContainersView
+from coi_tui.ui.screens.containers import (
+    ContainersView,
+    ModeChangeRequested,
+    RulesOfRequested,
+    RulesRemovalRequested,
+)
 from coi_tui.ui.screens.dns_view import DnsPruneRequested, DnsRefreshRequested, DnsView
+from coi_tui.ui.screens.help import HelpScreen
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import (
     CleanOrphansRequested,
@@ -50,12 +58,15 @@ from coi_tui.ui.screens.orphans import (
     OrphansView,
 )
 from coi_tui.ui.screens.plan_review import PlanReview
+from coi_tui.ui.screens.quit_confirm import QuitConfirm
 from coi_tui.ui.screens.rules import RulesView
 from coi_tui.ui.widgets.banner import BackendBanner
 from coi_tui.ui.widgets.progress import ProgressPanel
+from coi_tui.ui.widgets.status import SEP, StatusLine, header_counts
 
-WRITE_ACTIONS = {"set_mode", "repair", "remove_rules"}
 ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rules, nft, files)
+LEGENDS = {"containers": containers.LEGEND, "rules": rules.LEGEND,  # what `?` explains
+           "dns": dns_view.LEGEND, "orphans": orphans.LEGEND}
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,24 @@ class Wiring:
     config: tuple[Path, Locations] | None = None  # the file the Config view edits
     config_problem: str | None = None  # COI's config could not be read: defaults are shown
     orphan_sources: OrphanSources | None = None  # the Orphans view (None: not shown)
+    keymap: Mapping[str, str] = field(default_factory=dict)  # [keys] of coi-tui's settings
+
+
+class ViewTabs(TabbedContent):
+    """The views; tab and shift+tab go round them (a form view may keep tab for its fields)."""
+
+    BINDINGS = bindings("views")
+
+    def _step(self, by: int) -> None:
+        panes = [p.id for p in self.query(TabPane) if p.id]
+        if panes and self.active in panes:
+            self.active = panes[(panes.index(self.active) + by) % len(panes)]
+
+    def action_next_view(self) -> None:
+        self._step(1)
+
+    def action_previous_view(self) -> None:
+        self._step(-1)
 
 
 class CoiApp(App[int]):
@@ -75,21 +104,7 @@ class CoiApp(App[int]):
     SUB_TITLE = "network isolation of code-on-incus containers"
     CSS_PATH = stylesheets()
     COMMANDS = App.COMMANDS | {CoiCommands}
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark,f1", "toggle_help", "Help", key_display="?", id="app.help"),
-        Binding("m", "set_mode", "Mode", id="app.set_mode"),
-        Binding("f", "repair", "Fix drift", id="app.repair"),
-        Binding("d", "remove_rules", "Remove rules", id="app.remove_rules"),
-        Binding("c", "cancel_job", "Cancel job", show=False, id="app.cancel_job"),
-        Binding("r", "refresh", "Refresh", id="app.refresh"),
-        Binding("p", "pause", "Pause", id="app.pause"),
-        Binding("1", "view('containers')", "Containers", show=False, id="app.view.containers"),
-        Binding("2", "view('rules')", "Rules", show=False, id="app.view.rules"),
-        Binding("3", "view('config')", "Config", show=False, id="app.view.config"),
-        Binding("4", "view('dns')", "DNS", show=False, id="app.view.dns"),
-        Binding("5", "view('orphans')", "Orphans", show=False, id="app.view.orphans"),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(
         self,
@@ -107,8 +122,8 @@ class CoiApp(App[int]):
         # The main screen's widgets, kept so that handlers reach them while a modal is on top
         # (App.query_one looks at the active screen only).
         self.banner = BackendBanner(id="banner")
-        self.views = TabbedContent(id="views", initial="containers")
-        self.containers_view = ContainersView(id="containers-view")
+        self.views = ViewTabs(id="views", initial="containers")
+        self.containers_view = ContainersView(read_only=self.read_only, id="containers-view")
         self.rules_view = RulesView(id="rules-view")
         self.progress = ProgressPanel(id="progress")
         self.dns_view = DnsView(id="dns-view")
@@ -157,9 +172,16 @@ class CoiApp(App[int]):
                 with TabPane("Orphans [5]", id="orphans"):
                     yield self.orphans_view
         yield self.progress
-        yield Footer()
+        # kept, like the views, so that handlers reach it while a modal is on top
+        self.status_line = StatusLine(self._poll_interval, self.keeper.poll_waiting,
+                                      writes=not self.read_only, id="status-line")
+        yield self.status_line
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.animation_level = "none"  # over SSH and in tmux: redraw less, never animate
+        if self.wiring.keymap:
+            self.set_keymap(self.wiring.keymap)
         self.banner.display = False
         if self.read_only:
             self._update_subtitle()
@@ -167,12 +189,8 @@ class CoiApp(App[int]):
         self.run_worker(self.keeper.start, thread=True, group="keeper", exit_on_error=False)
 
     def _on_inventory(self, inventory: Inventory) -> None:
-        """On the poller thread (after the enforcer saw it): to the views, and an orphan scan
-        now and then."""
+        """On the poller thread (after the enforcer saw it): to the views."""
         self.post_message(InventoryUpdated(inventory))
-        if inventory.taken_at - self._orphans_scanned_at >= ORPHAN_SCAN_EVERY:
-            self._orphans_scanned_at = inventory.taken_at
-            self._scan_orphans()
 
     def _on_dns_state(self, state: DnsState) -> None:
         self.post_message(DnsUpdated(state))
@@ -205,15 +223,17 @@ class CoiApp(App[int]):
 
         def picked(mode: Mode | None) -> None:
             if mode is not None:
-                self.plan_mode_change(name, mode)
+                self.plan_mode_change((name,), mode)
 
-        self.push_screen(ModePicker(name, None), picked)
+        self.push_screen(ModePicker(name, "inherited rules"), picked)
 
     def _update_subtitle(self) -> None:
-        parts = [p for p, on in (("READ-ONLY", self.read_only), ("PAUSED", self._paused)) if on]
-        if self.orphan_count:
-            parts.append(f"{self.orphan_count} orphan(s): 5 to review")
-        self.sub_title = "  ".join(parts) or type(self).SUB_TITLE
+        """READ-ONLY and what is not protected, in plain words (PAUSED, freshness and the
+        worker are the status line's)."""
+        parts = ["READ-ONLY"] if self.read_only else []
+        if self.inventory.taken_at:  # counts only once there is a first snapshot
+            parts.append(header_counts(self.inventory, self.orphan_count))
+        self.sub_title = SEP.join(parts) or type(self).SUB_TITLE
 
     def _on_engine_event(self, event: EngineEvent) -> None:
         self.post_message(EngineUpdate(event))
@@ -224,16 +244,27 @@ class CoiApp(App[int]):
             if self.config_problem else []
         same = (replace(message.inventory, taken_at=0.0), notes) == self._shown
         self.inventory = message.inventory
+        if message.inventory.taken_at - self._orphans_scanned_at >= ORPHAN_SCAN_EVERY:
+            # an orphan scan now and then, in a worker of its own: it reads Incus too, and a
+            # hung incusd must not hold the poller (whose status line says so)
+            self._orphans_scanned_at = message.inventory.taken_at
+            self.run_worker(self._scan_orphans, thread=True, group="orphans", exclusive=True,
+                            exit_on_error=False)
+        if self.status_line.is_mounted:
+            self.status_line.show_inventory(message.inventory)  # every one: "updated N s ago"
         if same or not self.containers_view.query("#containers-table"):
             return  # nothing moved (idle costs no redraw), or shutting down
         self._shown = (replace(message.inventory, taken_at=0.0), notes)
         self.banner.show_inventory(message.inventory, notes)
         self.containers_view.show_inventory(message.inventory)
         self.rules_view.show_inventory(message.inventory)
+        self._update_subtitle()
 
     def on_dns_updated(self, message: DnsUpdated) -> None:
         self.dns_view.show_state(message.state)
         self.containers_view.show_next_refresh(message.state.next_refresh_at)
+        if self.status_line.is_mounted:
+            self.status_line.show_dns(message.state)
 
     def on_dns_refresh_requested(self, _message: DnsRefreshRequested) -> None:
         if self.refresher is not None:
@@ -252,6 +283,7 @@ class CoiApp(App[int]):
         if not panel.query("#progress-bar"):
             return  # shutting down: the panel's children are already gone
         event = message.event
+        self.status_line.show_engine(event)
         if isinstance(event, JobStarted):
             panel.started(event)
         elif isinstance(event, StepDone):
@@ -307,18 +339,9 @@ class CoiApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in WRITE_ACTIONS:
-            if self.views.is_mounted and self.views.active != "containers":
-                return False  # they act on the selected container: only where it is shown
-            if self.read_only:
-                return None  # shown dimmed: visible but not possible
         if action == "cancel_job":
             return self.engine is not None and self.engine.busy
         return True
-
-    def _selected_name(self) -> str | None:
-        state = self.containers_view.selected()
-        return state.container.name if state else None
 
     def _plan(self, build: BuildChange, offer: bool = False) -> None:
         """Plan off the UI thread; the review (or, after a config save, the offer) follows."""
@@ -343,32 +366,19 @@ class CoiApp(App[int]):
 
         self.run_worker(work, thread=True, group="plan", exclusive=True, exit_on_error=False)
 
-    def action_set_mode(self) -> None:
-        state = self.containers_view.selected()
-        if state is None:
-            return
-        name = state.container.name
+    def on_mode_change_requested(self, message: ModeChangeRequested) -> None:
+        self.plan_mode_change(message.names, message.mode)
 
-        def picked(mode: Mode | None) -> None:
-            if mode is not None:
-                self.plan_mode_change(name, mode)
+    def on_rules_removal_requested(self, message: RulesRemovalRequested) -> None:
+        names = list(message.names)
+        self._plan(lambda planner, fw: planner.remove(names, fw.list_rules()))
 
-        self.push_screen(ModePicker(name, state.mode), picked)
+    def on_rules_of_requested(self, message: RulesOfRequested) -> None:
+        self.rules_view.filter_for(message.name)
+        self.action_view("rules")
 
-    def plan_mode_change(self, name: str, mode: Mode) -> None:
-        self._plan(lambda planner, fw: planner.apply([name], mode, fw.list_rules()))
-
-    def action_repair(self) -> None:
-        state = self.containers_view.selected()
-        if state is None or state.mode is None:
-            self.notify("no mode to repair: set one with m", severity="warning")
-            return
-        self.plan_mode_change(state.container.name, state.mode)
-
-    def action_remove_rules(self) -> None:
-        name = self._selected_name()
-        if name is not None:
-            self._plan(lambda planner, fw: planner.remove([name], fw.list_rules()))
+    def plan_mode_change(self, names: tuple[str, ...], mode: Mode) -> None:
+        self._plan(lambda planner, fw: planner.apply(list(names), mode, fw.list_rules()))
 
     def action_cancel_job(self) -> None:
         if self.engine is not None:
@@ -380,7 +390,7 @@ class CoiApp(App[int]):
     def action_pause(self) -> None:
         self._paused = not self._paused
         self.keeper.pause(self._paused)
-        self._update_subtitle()
+        self.status_line.set_paused(self._paused)
 
     def action_view(self, view: str) -> None:
         if self.views.query(f"TabPane#{view}"):
@@ -399,10 +409,25 @@ class CoiApp(App[int]):
             self.views.query_one(main).focus()
 
     def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        view = self.views.active if self.views.is_mounted else "containers"
+        lists = ("list",) if self.views.query(f"TabPane#{view} ListTable") else ()
+        self.push_screen(HelpScreen(TITLES[view], view, LEGENDS.get(view, ()),
+                                    (*lists, "app", "views"), self.wiring.keymap))
+
+    def action_toggle_job_log(self) -> None:
+        self.progress.toggle_log()
+
+    async def action_quit(self) -> None:
+        engine = self.engine
+        if engine is None or not engine.busy:
+            self.exit(0)
+            return
+
+        def decided(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit(0)
+
+        self.push_screen(QuitConfirm(self.progress.running or "a firewall job"), decided)
 
     async def on_unmount(self) -> None:
         self.keeper.stop()

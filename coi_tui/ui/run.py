@@ -10,6 +10,7 @@ from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.orphan_clean import default_sources
 from coi_tui.services.own_settings import load_own_settings
+from coi_tui.ui.actions import checked_keymap
 from coi_tui.ui.app import CoiApp, Wiring
 from coi_tui.wiring import (
     Scope,
@@ -38,9 +39,10 @@ def real_wiring(
 def run_tui(args: argparse.Namespace) -> int:
     config = (edit_target(args), locations_from_env())
     settings, problem = settings_or_problem(args)  # a broken config never stops the views
-    wiring = replace(real_wiring(Scope.from_args(args), settings, config,
-                                 load_own_settings().freeze_after),
-                     config_problem=config_problem_line(problem) if problem else None)
+    own = load_own_settings()
+    wiring = replace(real_wiring(Scope.from_args(args), settings, config, own.freeze_after),
+                     config_problem=config_problem_line(problem) if problem else None,
+                     keymap=checked_keymap(dict(own.keys)))
     app = CoiApp(wiring, read_only=args.read_only)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0

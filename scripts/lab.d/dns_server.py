@@ -2,9 +2,12 @@
 
 The zone file is re-read whenever its mtime changes, so tests change records while it runs:
   {"delay_ms": 0, "records": {"api.lab.test": {"ips": ["203.0.113.10"], "ttl": 300}}}
-A record with "fail": "servfail" answers SERVFAIL; "fail": "drop" never answers. Unknown names
-get NXDOMAIN. health.lab.test always answers 127.0.0.1 at once (no delay): `scripts/lab status`
-asks it. Usage: dns_server.py ZONE_FILE PORT [ADDRESS]
+A record with "fail": "servfail" answers SERVFAIL; "fail": "drop" never answers. A record with
+"rotate": [[IP, ...], [IP, ...], ...] rebinds: it answers the next set every "ttl" seconds (by the
+clock, so every query agrees), with the seconds left until the switch as the answer's TTL; its
+"ips" is what a server without rotation answers. Unknown names get NXDOMAIN. health.lab.test
+always answers 127.0.0.1 at once (no delay): `scripts/lab status` asks it.
+Usage: dns_server.py ZONE_FILE PORT [ADDRESS]
 """
 
 from __future__ import annotations
@@ -63,10 +66,22 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
             return reply
         if record.get("fail") == "drop":
             return None  # dnslib sends no answer at all
+        ips, ttl = answer(record, time.time())
         if request.q.qtype in (QTYPE.A, QTYPE.ANY):
-            for ip in record.get("ips", []):
-                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=record["ttl"]))
+            for ip in ips:
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=ttl))
         return reply
+
+
+def answer(record: dict[str, Any], now: float) -> tuple[list[str], int]:
+    """A record's addresses and TTL at `now`: a rotating record's current set and the seconds
+    left until it switches, else its "ips" and "ttl"."""
+    ttl = int(record["ttl"])
+    sets = record.get("rotate")
+    if not sets or ttl <= 0:
+        return list(record.get("ips", [])), ttl
+    period = int(now // ttl)
+    return list(sets[period % len(sets)]), max(1, (period + 1) * ttl - int(now))
 
 
 def main() -> int:

@@ -34,7 +34,8 @@ async def test_the_header_counts_orphans_and_the_view_cleans_through_the_app(
         app = CoiApp(wiring, poll_interval=1.0)
         async with app.run_test(size=(160, 40)) as pilot:
             await wait_until(lambda: bool(app.orphan_count), timeout=15)
-            assert "orphan(s): 5 to review" in app.sub_title  # seen from the Containers view
+            # seen from the Containers view, in plain words
+            await wait_until(lambda: f"{app.orphan_count} orphan" in app.sub_title)
             await pilot.press("5")
             view = app.orphans_view
             key = next(o.key for o in view.report.orphans if o.owner == IP)

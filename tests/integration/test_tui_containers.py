@@ -26,8 +26,8 @@ def lab_app(poll_interval: float = 2.0) -> CoiApp:
 
 
 def cells(view: ContainersView, key: str) -> dict[str, str]:
-    """A row by column key (the column order is the view's to choose)."""
-    return {k: str(view.table.get_cell(key, k)) for k, _ in COLUMNS}
+    """A row by column key, full text (the view chooses the order and which columns fit)."""
+    return {c.key: view.rows_list.cell(key, c.key) for c in COLUMNS}
 
 
 @pytest.fixture

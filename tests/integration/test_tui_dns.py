@@ -79,6 +79,30 @@ async def test_the_dns_view_counts_down_refreshes_on_r_and_allowlists_are_judged
         assert state.expected_rules is not None and state.isolation is Isolation.OK
 
 
+async def test_the_dns_view_fits_80x24_on_the_lab(allowlisted: str) -> None:
+    """What a person reads in a small terminal: one schedule row, whole status words, one
+    line of pins for the allowlist container, no prose."""
+    app = CoiApp(real_wiring(Scope(), NetworkSettings(allowed_domains=DOMAINS)),
+                 poll_interval=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        view = app.dns_view
+        await wait_until(lambda: len(view.state.records) == 2 and bool(view.state.containers),
+                         timeout=10)
+        await pilot.pause()
+        schedule = view.query_one("#dns-schedule")
+        assert schedule.region.height == 1
+        assert str(schedule.render()).startswith("next refresh in ")
+        assert " ok: 2 domains: 2 fresh" in str(schedule.render())
+        lines = "\n".join(s.text for s in app.screen._compositor.render_strips()).splitlines()
+        for domain in DOMAINS:
+            assert any(domain in line and " fresh" in line for line in lines), domain
+        pins = view.query_one("#dns-pins")
+        assert pins.region.height == 1
+        assert str(pins.render()).startswith(f"{allowlisted}: pinned 203.0.113.")
+        assert view.query_one("#dns-table").region.height >= 24 - 9
+
+
 def test_watch_runs_the_refresher_one_line_per_refresh(allowlisted: str, tmp_path: Path) -> None:
     config = tmp_path / ".coi" / "config.toml"
     config.write_text('[network]\nallowed_domains = ["api.lab.test", "cdn.lab.test"]\n')

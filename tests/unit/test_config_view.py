@@ -27,7 +27,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "coi_sample_config.t
 FIREWALLD = FirewalldEra()
 
 
-def app_with_config(tmp_path: Path) -> tuple[CoiApp, Path]:
+def app_with_config(tmp_path: Path, containers: list[Container] | None = None,
+                    keymap: dict[str, str] | None = None) -> tuple[CoiApp, Path]:
+    """The app on fakes with a real config file (by default one container, coi-a)."""
     config = tmp_path / "home" / ".coi" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_bytes(SAMPLE.read_bytes())
@@ -35,15 +37,16 @@ def app_with_config(tmp_path: Path) -> tuple[CoiApp, Path]:
                           etc=tmp_path / "etc.toml")
     running = Container("coi-a", "default", "Running", "10.147.0.7", "veth1", "incusbr0",
                         "restricted")
-    containers, firewall = FakeContainers([running]), FakeFirewall()
+    fake, firewall = FakeContainers(containers or [running]), FakeFirewall()
     wiring = Wiring(
         KeeperParts(
-            make_source=lambda: InventorySource(lambda: containers, lambda: firewall, dict,
+            make_source=lambda: InventorySource(lambda: fake, lambda: firewall, dict,
                                                 era=FIREWALLD),
-            make_planner=lambda settings: ChangePlanner(containers, settings, era=FIREWALLD),
+            make_planner=lambda settings: ChangePlanner(fake, settings, era=FIREWALLD),
             make_firewall=lambda: firewall),
         settings=NetworkSettings(),
         config=(config, locations),
+        keymap=keymap or {},
     )
     return CoiApp(wiring, poll_interval=0.2), config
 

@@ -43,6 +43,8 @@ class NftCli:
     def __init__(self, command: Sequence[str] | None = None, timeout: float = TIMEOUT) -> None:
         self._command = tuple(command or default_command())
         self._timeout = timeout
+        # the access path a person reads (the status line): root runs nft, others sudo
+        self.name = "sudo nft" if self._command[:1] == ("sudo",) else "nft"
 
     def _run(self, *args: str, action: str, stdin: str | None = None,
              absent_ok: bool = False) -> str | None:

@@ -19,6 +19,7 @@ class NftFirewall:
 
     def __init__(self, cli: NftCli | None = None) -> None:
         self.cli = cli or NftCli()
+        self.name = self.cli.name
 
     def state(self) -> str:
         self.cli.list_tables()  # nft needs no daemon: readable means running

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from coi_tui.ui.actions import bindings
+
 
 class ApplyOffer(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y", "accept", "Review", id="offer.review"),
-        Binding("n,escape", "decline", "Not now", id="offer.later"),
-    ]
+    BINDINGS = bindings("offer")
 
     def __init__(self, containers: int, detail: str) -> None:
         super().__init__()

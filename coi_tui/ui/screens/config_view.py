@@ -13,7 +13,6 @@ from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, Switch, TextArea
@@ -23,6 +22,7 @@ from coi_tui.models import NetworkSettings
 from coi_tui.services.config import ConfigEditor, ConfigError, Effective, Locations, load_effective
 from coi_tui.services.config.layers import read_config_text
 from coi_tui.services.config.schema import MODES, POLICY_KEYS, as_toml
+from coi_tui.ui.actions import bindings
 
 SWITCHES = (
     ("network.block_private_networks", "block private networks"),
@@ -71,10 +71,7 @@ def policy_changed(before: NetworkSettings, after: NetworkSettings) -> bool:
 
 
 class ConfigView(Vertical):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save config", id="config.save"),
-        Binding("delete", "remove_domain", "Remove domain", show=False, id="config.remove"),
-    ]
+    BINDINGS = bindings("config")
 
     def __init__(self, path: Path, locations: Locations, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -91,16 +88,18 @@ class ConfigView(Vertical):
         with Horizontal(id="cfg-main"):
             with VerticalScroll(id="cfg-form"):
                 yield Label("mode")
-                yield Select([(m, m) for m in MODES], id="cfg-mode", allow_blank=False)
+                yield Select([(m, m) for m in MODES], id="cfg-mode", allow_blank=False,
+                             compact=True)
                 for key, text in SWITCHES:
                     with Horizontal(classes="cfg-switch"):
                         yield Switch(id=f"cfg-{key.split('.')[-1]}")
                         yield Label(text)
                 yield Label("refresh interval (minutes, Enter)")
-                yield Input(id="cfg-interval", type="integer")
+                yield Input(id="cfg-interval", type="integer", compact=True)
                 yield Label("allowed domains (Del removes one)")
                 yield OptionList(id="cfg-domains")
-                yield Input(placeholder="add a domain or IPv4, Enter", id="cfg-domain-new")
+                yield Input(placeholder="add a domain or IPv4, Enter", id="cfg-domain-new",
+                            compact=True)
             with Vertical(id="cfg-raw-pane"):
                 yield TextArea.code_editor("", language="toml", id="cfg-raw")
                 yield Static("", id="cfg-status")

@@ -1,31 +1,58 @@
-"""The Containers view: every container with IP, veth, mode and flags; its rules below."""
+"""The Containers view: every container with IP, veth, mode and flags; its rules below.
+
+Its keys (from the action table) act on the highlighted container: `m` picks a mode, `f` puts
+missing rules back, `d` removes its rules, enter shows them in the Rules view. Space marks
+containers: `m` and `d` then act on all marked ones, in one plan. The view does no I/O: it
+posts what the user asked for and the app plans it off the UI thread.
+"""
 
 from __future__ import annotations
 
 import time
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from coi_tui.models import ContainerState, Inventory, Isolation, Mode
+from coi_tui.ui.actions import bindings
+from coi_tui.ui.screens.mode_picker import ModePicker
+from coi_tui.ui.widgets.list_table import Column, ListTable
 from coi_tui.ui.widgets.reconcile import reconcile_rows
 
-# What must be seen first comes first: at 80 columns the flags are on screen.
+# Name, mode and flags never hide; the rest go from the right as the terminal narrows.
 COLUMNS = (
-    ("name", "Name"),
-    ("status", "Status"),
-    ("ipv4", "IPv4"),
-    ("mode", "Mode"),
-    ("flags", "Flags"),
-    ("source", "Source"),
-    ("rules", "Rules"),
-    ("refresh", "IPs refresh"),
-    ("project", "Project"),
-    ("veth", "Host veth"),
+    Column("mark", " ", priority=0, max_width=1),
+    Column("name", "Name", priority=0, max_width=30),
+    Column("status", "Status", priority=2, max_width=10),
+    Column("ipv4", "IPv4", priority=1, address=True),
+    Column("mode", "Mode", priority=0),
+    Column("flags", "Flags", priority=0),
+    Column("source", "Source", priority=3),
+    Column("rules", "Rules", priority=4),
+    Column("refresh", "IPs refresh", priority=5),
+    Column("project", "Project", priority=6),
+    Column("veth", "Host veth", priority=5),
 )
 LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT)
+FLAG_COLOURS = {"EXPOSED": "error", "UNPROTECTED": "error", "UNKNOWN": "error",
+                "DRIFT": "warning", "HELD": "warning", "INHERITED": "warning"}
+MODE_COLOURS = {"restricted": "success", "allowlist": "accent", "open": "warning"}
+# What the words of this view mean: `?` shows them.
+LEGEND = (
+    ("EXPOSED", "isolation NOT in force: the mode's blocks are missing or the firewall is down"),
+    ("UNPROTECTED", "running with no COI rules at all: every destination is reachable"),
+    ("DRIFT", "rules differ from the mode, but nothing the mode blocks gets through"),
+    ("UNKNOWN", "its rules cannot be read: no claim either way"),
+    ("HELD", "frozen by the guard until its rules are back (no traffic meanwhile)"),
+    ("INHERITED", "carries rules a deleted container left at its address"),
+    ("restricted", "internet yes; LAN (RFC 1918) and cloud metadata no"),
+    ("allowlist", "only the allowed domains' addresses, nothing else"),
+    ("open", "no restriction at all"),
+    ("set", "Source: the mode is the container's user.coi.network.mode key"),
+    ("inferred", "Source: the mode is recognised from COI's rules (no key set)"),
+)
 
 
 def flags(state: ContainerState, inherited: bool = False) -> str:
@@ -36,10 +63,19 @@ def flags(state: ContainerState, inherited: bool = False) -> str:
     return "UNPROTECTED" if state.unprotected else ""
 
 
+def colour_of(_key: str, column: str, value: str) -> str:
+    if column == "flags":
+        return FLAG_COLOURS.get(value, "")
+    if column == "mode":
+        return MODE_COLOURS.get(value, "")
+    return ""
+
+
 def container_row(state: ContainerState, next_refresh: str = "",
-                  inherited: bool = False) -> tuple[str, ...]:
+                  inherited: bool = False, marked: bool = False) -> tuple[str, ...]:
     c = state.container
     return (
+        "*" if marked else "",
         c.name,
         c.status,
         c.ipv4 or "-",
@@ -53,31 +89,69 @@ def container_row(state: ContainerState, next_refresh: str = "",
     )
 
 
-class ContainerTable(DataTable[str]):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="containers.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="containers.up"),
-        Binding("g", "scroll_top", "Top", show=False, id="containers.top"),
-        Binding("G", "scroll_bottom", "Bottom", show=False, id="containers.bottom"),
-    ]
+def detail_text(state: ContainerState, inherited: bool) -> str:
+    """One line of what the row has no room for; a second one only when something is wrong."""
+    c = state.container
+    mode = state.mode.value if state.mode else "none (unprotected)"
+    text = (f"{c.name}  mode {mode} [{state.mode_source.value}]  ip {c.ipv4 or '-'}  "
+            f"veth {c.veth or '-'} ({state.veth_master or '-'})")
+    if state.isolation in LOUD:
+        text += f"\n{state.isolation.value.upper()}: {state.reason}"
+    elif inherited:
+        text += "\nINHERITED: rules left at its address by a deleted container (m or d)"
+    return text
+
+
+class ModeChangeRequested(Message):
+    """Plan these containers' move to this mode, in one plan (the review follows)."""
+
+    def __init__(self, names: tuple[str, ...], mode: Mode) -> None:
+        super().__init__()
+        self.names = names
+        self.mode = mode
+
+
+class RulesRemovalRequested(Message):
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+
+class RulesOfRequested(Message):
+    """Show this container's rules in the Rules view."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
 
 
 class ContainersView(Vertical):
     """Owns no I/O: it renders whatever snapshot the app hands it."""
 
-    def __init__(self, **kwargs: object) -> None:
+    BINDINGS = bindings("containers")
+    WRITES = frozenset({"set_mode", "repair", "remove_rules"})
+
+    DEFAULT_CSS = """
+    ContainersView { height: 1fr; }
+    ContainersView #containers-list { height: 2fr; }
+    ContainersView #container-detail-title { background: $panel; padding: 0 1; height: auto;
+        max-height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
+    ContainersView #container-rules { height: 1fr; }
+    """
+
+    def __init__(self, read_only: bool = False, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.read_only = read_only
         self._inventory = Inventory()
         self._next_refresh = ""  # when the allowlist refresher runs next (wall clock)
         # containers carrying rules a deleted container left at their address (orphan scan)
         self._inherited: frozenset[str] = frozenset()
+        self.marked: set[str] = set()  # container keys
 
     def compose(self) -> ComposeResult:
-        table: ContainerTable = ContainerTable(id="containers-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        yield Static("", id="container-detail-title")
+        yield ListTable(COLUMNS, table_id="containers-table", name_column="name",
+                        style_for=colour_of, id="containers-list")
+        yield Static("", id="container-detail-title", markup=False)
         detail: DataTable[str] = DataTable(id="container-rules", cursor_type="row")
         # fixed widths: rows of the next container must not be cut to the first one's widths
         detail.add_column("Prio", key="prio", width=4)
@@ -90,15 +164,25 @@ class ContainersView(Vertical):
         self.table.focus()
 
     @property
-    def table(self) -> ContainerTable:
-        return self.query_one("#containers-table", ContainerTable)
+    def rows_list(self) -> ListTable:
+        return self.query_one("#containers-list", ListTable)
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.rows_list.data
+
+    @property
+    def inventory(self) -> Inventory:
+        return self._inventory
 
     def show_inventory(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        rows = {s.container.key: container_row(s, self._next_refresh,
-                                               s.container.key in self._inherited)
-                for s in inventory.containers}
-        reconcile_rows(self.table, rows, [key for key, _ in COLUMNS])
+        self.marked &= {s.container.key for s in inventory.containers}
+        self.rows_list.show_rows({
+            s.container.key: container_row(s, self._next_refresh,
+                                           s.container.key in self._inherited,
+                                           s.container.key in self.marked)
+            for s in inventory.containers})
         self._show_detail()
 
     def show_inherited(self, keys: frozenset[str]) -> None:
@@ -114,37 +198,89 @@ class ContainersView(Vertical):
             self.show_inventory(self._inventory)
 
     def selected(self) -> ContainerState | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = self.rows_list.cursor_key()
         return next((s for s in self._inventory.containers if s.container.key == key), None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.table:
             self._show_detail()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is self.table:
+            event.stop()
+            self.action_show_rules()
+
     def _show_detail(self) -> None:
         state = self.selected()
         title = self.query_one("#container-detail-title", Static)
         detail = self.query_one("#container-rules", DataTable)
         if state is None:
-            title.update("No container selected")
+            shown, total = self.rows_list.counts
+            title.update("No container selected" if not total else
+                         f"no container matches the filter ({shown}/{total})")
             detail.clear()
             return
-        c = state.container
-        mode = state.mode.value if state.mode else "none (unprotected)"
-        why = f"\n{state.isolation.value.upper()}: {state.reason}" if state.isolation in LOUD \
-            else ""
-        if c.key in self._inherited:
-            why += ("\nINHERITED: these rules were left at its address by a deleted container; "
-                    "m applies a mode, d removes them")
-        title.update(
-            f"{c.name}  ip {c.ipv4 or '-'}  veth {c.veth or '-'} "
-            f"(bridge {state.veth_master or '-'})  mode {mode} [{state.mode_source.value}]{why}"
-        )
+        title.update(detail_text(state, state.container.key in self._inherited))
         rows = {
             str(r): (str(r.priority), r.destination or "any", r.verdict or "-", str(r))
             for r in sorted(state.rules, key=lambda r: (r.ipv, r.chain, r.priority, r.args))
         }
         reconcile_rows(detail, rows, ["prio", "dest", "verdict", "rule"], sort_key=int)
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.WRITES and self.read_only:
+            return None  # shown dimmed: visible but not possible
+        return True
+
+    def targets(self) -> list[ContainerState]:
+        """The marked containers, else the highlighted one."""
+        marked = [s for s in self._inventory.containers if s.container.key in self.marked]
+        state = self.selected()
+        return marked or ([state] if state is not None else [])
+
+    def action_mark(self) -> None:
+        state = self.selected()
+        if state is not None:
+            self.marked ^= {state.container.key}
+            self.show_inventory(self._inventory)
+            self.rows_list.action_cursor_down()
+
+    def action_set_mode(self) -> None:
+        targets = self.targets()
+        if not targets:
+            return
+        names = tuple(s.container.name for s in targets)
+        title = names[0] if len(names) == 1 else f"{len(names)} marked containers"
+        mode = targets[0].mode
+        now = None if len(names) > 1 else mode.value if mode else "none (unprotected)"
+
+        def picked(mode: Mode | None) -> None:
+            if mode is not None:
+                self._clear_marks()
+                self.post_message(ModeChangeRequested(names, mode))
+
+        self.app.push_screen(ModePicker(title, now), picked)
+
+    def _clear_marks(self) -> None:
+        if self.marked:
+            self.marked = set()
+            self.show_inventory(self._inventory)
+
+    def action_repair(self) -> None:
+        state = self.selected()
+        if state is None or state.mode is None:
+            self.notify("no mode to repair: set one with m", severity="warning")
+            return
+        self.post_message(ModeChangeRequested((state.container.name,), state.mode))
+
+    def action_remove_rules(self) -> None:
+        targets = self.targets()
+        if targets:
+            self._clear_marks()
+            self.post_message(RulesRemovalRequested(tuple(s.container.name for s in targets)))
+
+    def action_show_rules(self) -> None:
+        state = self.selected()
+        if state is not None:
+            self.post_message(RulesOfRequested(state.container.name))

@@ -1,44 +1,41 @@
-"""Pick a network mode for a container: o, r or a, Esc to cancel."""
+"""Pick a network mode for a container: r, a or o (as the action table has them), Esc cancels."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from coi_tui.models import Mode
+from coi_tui.ui.actions import BY_ID, bindings
 
-DESCRIPTIONS = {
-    Mode.RESTRICTED: "restricted  - internet yes; LAN (RFC1918) and metadata no",
-    Mode.ALLOWLIST: "allowlist   - only the allowed domains, nothing else",
-    Mode.OPEN: "open        - no restriction at all",
-}
+
+def description(mode: Mode) -> str:
+    """The mode's line, from the action table (the key, its name, what it means)."""
+    action = BY_ID[f"mode.{mode.value}"]
+    return f"{action.keys.split(',')[0]}  {mode.value:<11} - {action.help}"
 
 
 class ModePicker(ModalScreen[Mode | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="mode.cancel"),
-        Binding("r", "pick('restricted')", "Restricted", id="mode.restricted"),
-        Binding("a", "pick('allowlist')", "Allowlist", id="mode.allowlist"),
-        Binding("o", "pick('open')", "Open", id="mode.open"),
-    ]
+    BINDINGS = bindings("mode")
 
-    def __init__(self, container: str, current: Mode | None) -> None:
+    def __init__(self, target: str, now: str | None) -> None:
         super().__init__()
-        self.container = container
-        self.current = current
+        self.target = target  # a container's name, or "3 marked containers"
+        self.now = now  # its mode now, when there is one to say
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mode-dialog"):
-            now = self.current.value if self.current else "none (unprotected)"
-            yield Label(f"Network mode for {self.container} (now: {now})")
+            now = f" (now: {self.now})" if self.now else ""
+            yield Label(f"Network mode for {self.target}{now}", id="mode-title")
             yield OptionList(
-                *(Option(text, id=mode.value) for mode, text in DESCRIPTIONS.items()),
+                *(Option(description(mode), id=mode.value)
+                  for mode in (Mode.RESTRICTED, Mode.ALLOWLIST, Mode.OPEN)),
                 id="mode-options",
             )
+            yield Label("esc: change nothing", id="mode-hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Mode(str(event.option.id)))

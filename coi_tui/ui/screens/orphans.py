@@ -4,6 +4,9 @@ with why it is an orphan; inherited rules of live containers in their own group.
 Keys: space marks the item and moves down (on a group's heading: the whole group), `a` marks
 every orphan shown (again: none), enter shows the item's details and why, `d` opens the review
 of exactly what will go (Cancel focused; y / n / Esc), `m` on an inherited item asks for a mode.
+Item and Why share the width (each elided to its share); the row under the table has the
+highlighted row's both in full, enter opens it all. What COI would take for an orphan and is
+none is the table's last group (Not orphans), not prose.
 The view does no I/O: the host feeds it reports (`show_report`) and handles
 `CleanOrphansRequested` (run `services.orphan_clean.clean_job` on the engine) and
 `InheritedModeRequested`.
@@ -13,17 +16,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from coi_tui.services.orphans import KIND_TITLES, Orphan, OrphanKind, OrphanReport
+from coi_tui.ui.actions import bindings
+from coi_tui.ui.widgets.list_table import Column, ListTable
 
-COLUMNS = (("mark", " "), ("item", "Item"), ("why", "Why"))
+COLUMNS = (
+    Column("mark", " ", priority=0, max_width=3),
+    Column("item", "Item", priority=0, fill=True, max_width=400),
+    Column("why", "Why", priority=0, fill=True, max_width=400),
+)
 GROUP = "group:"  # row keys of the group headings
+SKIPPED = "skipped:"  # row keys of the last group: looks like an orphan, is none
+SKIPPED_TITLE = "Not orphans"
+
+
+# what `?` explains, one line each (word, meaning)
+LEGEND = (
+    ("[ ] [x]", "not marked / marked for the clean-up review (d)"),
+    ("Item, Why", "each elided to its share; the line under the table has both"),
+    ("enter", "the row in full (kind, item, why, id, owner); again: closes"),
+    ("Inherited", "a live container holds a dead one's address and rules (m)"),
+    ("Not orphans", "look like orphans to COI, are none here: never cleaned"),
+    ("a heading", "enter: the scan's warnings and what it did not check"),
+)
+
+
+def heading_style(key: str, column: str, _value: str) -> str:
+    return " bold" if column == "item" and (key.startswith(GROUP) or key == SKIPPED) else ""
 
 
 class OrphansScanned(Message):
@@ -60,10 +86,7 @@ def review_lines(items: Sequence[Orphan]) -> list[str]:
 class OrphanReview(ModalScreen[bool]):
     """Exactly what will go. Cancel is focused, so a stray Enter removes nothing."""
 
-    BINDINGS = [
-        Binding("y", "clean", "Clean", id="orphans.review.clean"),
-        Binding("n,escape", "cancel", "Cancel", id="orphans.review.cancel"),
-    ]
+    BINDINGS = bindings("clean")
 
     def __init__(self, items: Sequence[Orphan]) -> None:
         super().__init__()
@@ -96,19 +119,17 @@ class OrphanReview(ModalScreen[bool]):
 
 
 class OrphansView(Vertical):
-    BINDINGS = [
-        Binding("space", "mark", "Mark", id="orphans.mark"),
-        Binding("a", "mark_all", "Mark all", id="orphans.mark_all"),
-        Binding("d", "clean", "Clean marked", id="orphans.clean"),
-        Binding("m", "apply_mode", "Mode (inherited)", id="orphans.apply_mode"),
-    ]
+    BINDINGS = bindings("orphans")
 
+    # one row per text, elided: the table gets the rest; the detail opens (wraps) on enter
     DEFAULT_CSS = """
     OrphansView #orphans-table { height: 1fr; }
-    OrphansView #orphans-summary, OrphansView #orphans-detail,
-    OrphansView #orphans-skipped { height: auto; }
-    OrphansView #orphans-notes { height: auto; max-height: 2; color: $text-muted; }
-    OrphansView #orphans-skipped { color: $text-muted; }
+    OrphansView #orphans-summary, OrphansView #orphans-notes, OrphansView #orphans-detail {
+        height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    OrphansView #orphans-notes { color: $text-muted; }
+    OrphansView #orphans-detail { background: $panel; }
+    OrphansView #orphans-detail.-open { text-wrap: wrap; max-height: 8; }
     """
 
     def __init__(self, read_only: bool = False, **kwargs: object) -> None:
@@ -117,20 +138,22 @@ class OrphansView(Vertical):
         self._report = OrphanReport()
         self._items: dict[str, Orphan] = {}
         self.marked: set[str] = set()
+        self._open: str | None = None  # the row whose detail enter opened
 
     def compose(self) -> ComposeResult:
-        yield Static("no scan yet", id="orphans-summary")
+        yield Static("no scan yet", id="orphans-summary", markup=False)
         yield Static("", id="orphans-notes", markup=False)  # what was not checked
-        table: DataTable[str] = DataTable(id="orphans-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield ListTable(COLUMNS, table_id="orphans-table", sortable=False, name_column="item",
+                        style_for=heading_style, id="orphans-list")
         yield Static("", id="orphans-detail", markup=False)
-        yield Static("", id="orphans-skipped", markup=False)
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#orphans-table", DataTable)
+    def rows_list(self) -> ListTable:
+        return self.query_one("#orphans-list", ListTable)
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.rows_list.data
 
     @property
     def report(self) -> OrphanReport:
@@ -148,8 +171,8 @@ class OrphansView(Vertical):
         self.marked &= self._items.keys()
         self._render_rows()
 
-    def _rows(self) -> dict[str, tuple[str, ...]]:
-        rows: dict[str, tuple[str, ...]] = {}
+    def _rows(self) -> dict[str, tuple[str, str, str]]:
+        rows: dict[str, tuple[str, str, str]] = {}
         for number, kind in enumerate(OrphanKind):
             items = [o for o in self._report.orphans if o.kind is kind]
             if not items:
@@ -159,48 +182,68 @@ class OrphansView(Vertical):
             for index, item in enumerate(items):
                 rows[f"{number:02d}:{index:05d}:{item.key}"] = (
                     "[x]" if item.key in self.marked else "[ ]", item.detail, item.reason)
+        skipped = self._report.skipped
+        if skipped:  # last, so they never push an orphan off the screen
+            rows[SKIPPED] = ("", f"{SKIPPED_TITLE} ({len(skipped)})", "")
+            for index, kept in enumerate(skipped):
+                rows[f"{SKIPPED}{index:05d}"] = ("", kept.id, kept.reason)
         return rows
 
     def _render_rows(self) -> None:
-        rows = self._rows()
-        table = self.table
-        if [str(k.value) for k in table.rows] != list(rows):
-            # the rows are few and their order is the grouping: rebuild, keep the cursor's row
-            current = self._cursor_key()
-            table.clear()
-            for key, cells in rows.items():
-                table.add_row(*cells, key=key)
-            if current is not None and current in rows:
-                table.move_cursor(row=table.get_row_index(current))
-        else:
-            for key, cells in rows.items():
-                if table.get_cell(key, "mark") != cells[0]:
-                    table.update_cell(key, "mark", cells[0])
-        inherited = len(self._report.orphans) - self._report.count
-        errors = "; ".join(f"{part} not checked: {why}" for part, why in
-                           sorted(self._report.errors.items()))
-        self.query_one("#orphans-summary", Static).update(
-            f"{self._report.count} orphan(s), {len(self.marked)} marked"
-            + (f", {inherited} container(s) with inherited rules" if inherited else "")
-            + (f" · WARNING: {errors}" if errors else ""))
+        self.rows_list.show_rows(self._rows())
+        self.query_one("#orphans-summary", Static).update(self._summary())
         notes = self.query_one("#orphans-notes", Static)
         notes.display = bool(self._report.notes)
         notes.update(" · ".join(self._report.notes))
-        skipped = self._report.skipped
-        self.query_one("#orphans-skipped", Static).update(
-            ("not orphans: " + "; ".join(f"{s.id} ({s.reason})" for s in skipped))
-            if skipped else "")
+        self._show_detail()
+
+    def _errors(self) -> list[str]:
+        return [f"{part} not checked: {why}" for part, why in sorted(self._report.errors.items())]
+
+    def _summary(self) -> str:
+        inherited = len(self._report.orphans) - self._report.count
+        skipped = len(self._report.skipped)
+        errors = "; ".join(self._errors())
+        return (f"{self._report.count} orphan(s), {len(self.marked)} marked"
+                + (f", {inherited} container(s) with inherited rules" if inherited else "")
+                + (f" · {skipped} not orphans (listed last)" if skipped else "")
+                + (f" · WARNING: {errors}" if errors else ""))
+
+    def _detail_lines(self, key: str, opened: bool) -> list[str]:
+        """The cursor's row: one line, or in full once enter opened it."""
+        if key.startswith(GROUP) or key == SKIPPED:
+            if opened:
+                return [*self._errors(), *self._report.notes] or ["every part was checked"]
+            return ["looks like an orphan to COI, is none here: never cleaned"
+                    if key == SKIPPED else "space marks the whole group; enter: the scan's "
+                    "warnings"]
+        if key.startswith(SKIPPED):
+            kept = self._report.skipped[int(key.removeprefix(SKIPPED))]
+            return [f"not an orphan: {kept.id}: {kept.reason}"]
+        item = self._items[key.split(":", 2)[2]]
+        if not opened:  # both cells in full, as far as the row goes
+            return [f"{item.detail} · why: {item.reason}"]
+        return [f"{KIND_TITLES[item.kind]}: {item.detail}", f"why: {item.reason}",
+                f"id: {item.id}", *([f"for: {item.owner}"] if item.owner else [])]
+
+    def _show_detail(self) -> None:
+        key = self._cursor_key()
+        detail = self.query_one("#orphans-detail", Static)
+        detail.display = key is not None
+        if key is None:
+            return
+        opened = key == self._open
+        detail.set_class(opened, "-open")
+        detail.update("\n".join(self._detail_lines(key, opened)))
 
     def _cursor_key(self) -> str | None:
-        if self.table.row_count == 0:
-            return None
-        key = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
-        return None if key is None else str(key)
+        return self.rows_list.cursor_key()
 
     def _item_at_cursor(self) -> Orphan | None:
         key = self._cursor_key()
-        return None if key is None or key.startswith(GROUP) else self._items.get(
-            key.split(":", 2)[2])
+        if key is None or key.startswith((GROUP, SKIPPED)):
+            return None
+        return self._items.get(key.split(":", 2)[2])
 
     def selected(self) -> Orphan | None:
         return self._item_at_cursor()
@@ -214,7 +257,9 @@ class OrphansView(Vertical):
         key = self._cursor_key()
         if key is None:
             return
-        if key.startswith(GROUP):
+        if key.startswith(SKIPPED):
+            pass  # not an orphan: never marked
+        elif key.startswith(GROUP):
             kind = list(OrphanKind)[int(key.removeprefix(GROUP))]
             group = {o.key for o in self._report.orphans if o.kind is kind}
             self.marked = self.marked - group if group <= self.marked else self.marked | group
@@ -229,15 +274,16 @@ class OrphansView(Vertical):
         self.marked = set() if everything and everything <= self.marked else everything
         self._render_rows()
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value != self._open:
+            self._open = None  # the cursor moved on: the detail is one row again
+        self._show_detail()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        item = self._item_at_cursor()
-        detail = self.query_one("#orphans-detail", Static)
-        if item is None:
-            detail.update("")
-            return
-        detail.update(f"{KIND_TITLES[item.kind]}: {item.detail}\n"
-                      f"why: {item.reason}\nid: {item.id}"
-                      + (f"\nfor: {item.owner}" if item.owner else ""))
+        """enter: the row in full (kind, item, why, id, owner); enter again closes it."""
+        key = event.row_key.value
+        self._open = None if self._open == key else key
+        self._show_detail()
 
     def marked_items(self) -> list[Orphan]:
         return [o for o in self._report.orphans if o.key in self.marked]

@@ -7,19 +7,16 @@ Cancel is focused, so a stray Enter never applies; y applies, n and Esc cancel.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from coi_tui.plans import Plan, plan_summary, review_lines
+from coi_tui.ui.actions import bindings
 
 
 class PlanReview(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y", "apply", "Apply", id="plan.apply"),
-        Binding("n,escape", "cancel", "Cancel", id="plan.cancel"),
-    ]
+    BINDINGS = bindings("plan")
 
     DEFAULT_CSS = """
     PlanReview #plan-note { height: 1; text-wrap: nowrap; text-overflow: ellipsis;

@@ -1,24 +1,34 @@
-"""The Rules view: every live direct rule with its owner and state, plus the missing ones."""
+"""The Rules view: every live rule with its owner and state, plus the missing ones."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Static
 
 from coi_tui.models import Inventory
-from coi_tui.services.drift import RuleRow, rule_rows
-from coi_tui.ui.widgets.reconcile import reconcile_rows
+from coi_tui.services.drift import RuleRow, RuleState, rule_rows
+from coi_tui.ui.actions import bindings
+from coi_tui.ui.widgets.list_table import Column, ListTable
 
 COLUMNS = (
-    ("prio", "Prio"),
-    ("owner", "Owner"),
-    ("source", "Source"),
-    ("dest", "Destination"),
-    ("verdict", "Verdict"),
-    ("state", "State"),
-    ("args", "Arguments"),
+    Column("prio", "Prio", priority=1),
+    Column("owner", "Owner", priority=0, max_width=24),
+    Column("source", "Source", priority=4, address=True),
+    Column("dest", "Destination", priority=1, max_width=22),
+    Column("verdict", "Verdict", priority=0),
+    Column("state", "State", priority=0),
+    Column("args", "Rule", priority=2, fill=True, max_width=200, min_width=30),
+)
+STATE_COLOURS = {RuleState.MISSING.value: "error", RuleState.UNEXPECTED.value: "warning",
+                 RuleState.ORPHAN.value: "warning"}
+LEGEND = (
+    ("ok", "present, and the container's mode wants it"),
+    ("missing", "the mode wants it and it is not in the firewall (drift): f puts it back"),
+    ("unexpected", "owned by a container whose mode does not want it"),
+    ("orphan", "names an address no known container has (the Orphans view cleans it)"),
+    ("shared", "not tied to one container: COI's base rule, or another tool's"),
+    ("-", "owned, but what the mode wants is not known yet (an unresolved allowlist)"),
 )
 
 
@@ -35,67 +45,49 @@ def row_cells(row: RuleRow) -> tuple[str, ...]:
     )
 
 
-def matches(row: RuleRow, text: str) -> bool:
-    """Substring on the owner name; a leading ! inverts."""
-    if not text:
-        return True
-    invert = text.startswith("!")
-    needle = text.removeprefix("!").lower()
-    found = needle in (row.owner or "").lower()
-    return found != invert
+def colour_of(_key: str, column: str, value: str) -> str:
+    return STATE_COLOURS.get(value, "") if column == "state" else ""
 
 
 class RulesView(Vertical):
-    BINDINGS = [
-        Binding("slash", "filter", "Filter", id="rules.filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="rules.clear_filter"),
-    ]
+    BINDINGS = bindings("rules")
+
+    DEFAULT_CSS = """
+    RulesView { height: 1fr; }
+    RulesView #rules-summary { height: 1; padding: 0 1; color: $text-muted; }
+    """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._inventory = Inventory()
+        self._rows: list[RuleRow] = []
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter by container (!name to exclude)", id="rules-filter")
         yield Static("", id="rules-summary")
-        table: DataTable[str] = DataTable(id="rules-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield ListTable(COLUMNS, table_id="rules-table", style_for=colour_of, id="rules-list",
+                        placeholder="filter: any text of the rule (!text excludes)")
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one("#rules-table", DataTable)
+    def rows_list(self) -> ListTable:
+        return self.query_one("#rules-list", ListTable)
 
     def show_inventory(self, inventory: Inventory) -> None:
         self._inventory = inventory
-        self._render_rows()
+        self._rows = rule_rows(inventory)
+        self.rows_list.show_rows({r.key: row_cells(r) for r in self._rows})
+        self._summary()
 
     def filter_for(self, container_name: str) -> None:
-        self.query_one("#rules-filter", Input).value = container_name
+        self.rows_list.set_filter(container_name)
+        self._summary()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._render_rows()
+    def on_input_changed(self) -> None:
+        self._summary()  # the table filtered itself; the counts follow
 
-    def action_filter(self) -> None:
-        self.query_one("#rules-filter", Input).focus()
-
-    def action_clear_filter(self) -> None:
-        self.query_one("#rules-filter", Input).value = ""
-        self.table.focus()
-
-    def _render_rows(self) -> None:
-        text = self.query_one("#rules-filter", Input).value.strip()
-        rows = rule_rows(self._inventory)
-        shown = [r for r in rows if matches(r, text)]
-        reconcile_rows(
-            self.table,
-            {r.key: row_cells(r) for r in shown},
-            [key for key, _ in COLUMNS],
-            sort_key=int,
-        )
-        missing = sum(1 for r in rows if r.state.value == "missing")
+    def _summary(self) -> None:
+        shown, total = self.rows_list.counts
+        missing = sum(1 for r in self._rows if r.state is RuleState.MISSING)
+        text = self.rows_list.filter_text
         label = f"filter: {text} " if text else ""
         self.query_one("#rules-summary", Static).update(
-            f"{label}({len(shown)}/{len(rows)} rules, {missing} missing)"
-        )
+            f"{label}({shown}/{total} rules, {missing} missing)")

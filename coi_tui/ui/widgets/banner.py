@@ -1,5 +1,6 @@
 """What the user must not miss, across the top: isolation not in force (EXPOSED), rules that
-cannot be read (UNKNOWN), a daemon that is down. Hidden when all is well."""
+cannot be read (UNKNOWN), a daemon that is down. Hidden when all is well. One row per item,
+elided, at most MAX_ROWS: the last row sums up the rest (`lines` has them all)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,31 @@ def banner_lines(inventory: Inventory, notes: list[str] | None = None) -> list[s
     return lines + (notes or [])
 
 
+MAX_ROWS = 3
+
+
+def banner_rows(lines: list[str]) -> list[str]:
+    """At most MAX_ROWS: the first ones as they are (the worst come first), then "+N more"
+    with the head of each of the rest."""
+    if len(lines) <= MAX_ROWS:
+        return lines
+    rest = lines[MAX_ROWS - 1:]
+    heads = " · ".join(line.split(":", 1)[0] for line in rest)
+    return [*lines[:MAX_ROWS - 1], f"+{len(rest)} more: {heads}"]
+
+
 class BackendBanner(Static):
+    DEFAULT_CSS = f"""
+    BackendBanner {{ text-wrap: nowrap; text-overflow: ellipsis; max-height: {MAX_ROWS}; }}
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
+        self.lines: list[str] = []  # every item in full (for the help)
+
     def show_inventory(self, inventory: Inventory, notes: list[str] | None = None) -> None:
-        lines = banner_lines(inventory, notes)
-        self.display = bool(lines)
+        self.lines = banner_lines(inventory, notes)
+        self.display = bool(self.lines)
         self.set_class(bool(inventory.exposed), "-exposed")
-        if lines:
-            self.update("\n".join(lines))
+        if self.lines:
+            self.update("\n".join(banner_rows(self.lines)))
