@@ -111,11 +111,11 @@ ACTIONS: tuple[Action, ...] = (
            "review taking old answers out of the allowlists (beyond COI)"),
     Action("orphans.mark", "space", "mark", "Mark", "mark the item and move down (a heading: "
            "the group)", display="space"),
-    Action("orphans.mark_all", "a", "mark_all", "Mark all",
+    Action("orphans.mark_all", "a", "mark_all", "All",
            "mark every orphan shown (again: none)"),
     Action("orphans.clean", "d", "clean", "Clean", "review and remove the marked items"),
     Action("orphans.apply_mode", "m", "apply_mode", "Mode",
-           "apply a mode to a container with inherited rules"),
+           "apply a mode to a container with inherited rules", footer=False),
     Action("plan.apply", "y", "apply", "Apply", "apply exactly the reviewed plan"),
     Action("plan.cancel", "n,escape", "cancel", "Cancel", "change nothing", display="n"),
     Action("mode.restricted", "r", "pick('restricted')", "Restricted",

@@ -54,12 +54,18 @@ def app_for(config: Path) -> CoiApp:
 
 
 def assert_whole(app: CoiApp, screen: Screen[Any], what: str) -> None:
-    """Every button and key hint on screen lies inside it, not cut at an edge."""
+    """Every button and key hint on screen lies inside it, not cut at an edge, and no key
+    hint runs under the palette's (docked right)."""
     region = screen.region
-    widgets: list[Widget] = [*screen.query(Button), *app.screen_stack[0].query(FooterKey)]
+    keys = list(app.screen_stack[0].query(FooterKey))
+    widgets: list[Widget] = [*screen.query(Button), *keys]
     for widget in widgets:
         if widget.display and widget.region.area:
             assert region.contains_region(widget.region), (what, widget, widget.region)
+    palette = [k for k in keys if k.has_class("-command-palette")]
+    for key in keys:
+        if palette and key not in palette and key.region.area:
+            assert key.region.right <= palette[0].region.x, (what, key.description)
 
 
 def assert_lists_fit(app: CoiApp, what: str) -> None:

@@ -326,7 +326,7 @@ async def test_the_config_view_lists_the_nft_keys_and_switches_use_sudo(tmp_path
         view = app.query_one(ConfigView)
         await wait_until(lambda: view.effective is not None)
         table = app.query_one("#cfg-effective", DataTable)
-        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2])
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1])
                 for i in range(table.row_count)}
         assert rows["network.allowed_ports"] == "[443, 80, 22]"
         assert rows["network.dns_servers"] == '["10.147.0.1"]'

@@ -104,7 +104,7 @@ class ConfigView(Vertical):
                 yield TextArea.code_editor("", language="toml", id="cfg-raw")
                 yield Static("", id="cfg-status")
         table: DataTable[str] = DataTable(id="cfg-effective", cursor_type="row")
-        table.add_columns("effective key", "from", "value")
+        table.add_columns("effective key", "value", "from")  # the value before a long path
         yield table
 
     def on_mount(self) -> None:
@@ -173,7 +173,7 @@ class ConfigView(Vertical):
         if self.effective is None:
             return
         for key, value in self.effective.values.items():
-            table.add_row(key, self.effective.sources[key], as_toml(value))
+            table.add_row(key, as_toml(value), self.effective.sources[key])
 
     def _current(self, key: str) -> object:
         """What the form shows for a key: this file's value, else the one it inherits."""
