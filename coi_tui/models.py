@@ -32,6 +32,8 @@ class Isolation(StrEnum):
     EXPOSED = "exposed"  # not in force: firewalld down, or the mode's REJECTs are missing
     UNKNOWN = "unknown"  # the rules cannot be read: no claim either way
     HELD = "held"  # frozen by the guard while its rules are not in force: no traffic
+    # firewalld's rules are not in force, coi-tui's backstop blocks what the mode blocks
+    BACKSTOP = "backstop"
 
 
 class CoiRule(Protocol):

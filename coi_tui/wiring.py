@@ -22,6 +22,7 @@ from coi_tui.backends.links import list_links
 from coi_tui.changes import ChangePlanner, Pinned
 from coi_tui.eras.detect import EraChoice, Probe, choose_era
 from coi_tui.eras.firewalld.access import FirewallSignals, open_firewall
+from coi_tui.eras.firewalld.backstop import Backstop, NftRunner, chain_name, direct
 from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.nft.era import NftEra
 from coi_tui.eras.nft.firewall import NftFirewall
@@ -29,9 +30,10 @@ from coi_tui.eras.nft.model import COI_TABLE
 from coi_tui.eras.nft.objects import NftCoiChain
 from coi_tui.eras.seam import CoiEra
 from coi_tui.errors import CoiTuiError, PermissionDenied
+from coi_tui.keep.backstop import marked
 from coi_tui.keep.keeper import KeeperParts, Watcher
 from coi_tui.keep.refresher import DnsRefresher, DnsState
-from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
+from coi_tui.models import CoiRule, Container, Inventory, Mode, NetworkSettings
 from coi_tui.runtime.engine import Job
 from coi_tui.services.checks import Check, run_checks, run_nft_checks
 from coi_tui.services.config import ConfigError, Locations, load_effective
@@ -118,10 +120,11 @@ def event_watchers(scope: Scope, sink: EventSink) -> list[IncusEvents | Firewall
     return watchers
 
 
-def coi_era(scope: Scope) -> CoiEra:
+def coi_era(scope: Scope, backstop: Backstop | None = None) -> CoiEra:
+    """`backstop`: a keeper's (firewalld era): every plan moves it too."""
     if host_era(scope.era).era == "nft":
         return NftEra()
-    return FirewalldEra()
+    return FirewalldEra(backstop)
 
 
 def pinned_allowlist(settings: NetworkSettings, home: Path | None = None) -> Pinned:
@@ -155,9 +158,24 @@ def expected_rules(settings: NetworkSettings, home: Path | None = None,
     return expected
 
 
-def change_planner(scope: Scope, settings: NetworkSettings) -> ChangePlanner:
+def with_backstop(scope: Scope, inventory: Inventory) -> Inventory:
+    """A snapshot as the live backstop table says (firewalld era): the EXPOSED containers it
+    holds are BACKSTOP. Unreadable or absent: as it was."""
+    if coi_era(scope).name != "firewalld":
+        return inventory
+    try:
+        chains = NftRunner().chains()
+    except CoiTuiError:
+        return inventory
+    if not chains:
+        return inventory
+    return marked(inventory, lambda ip, rules: chain_name(ip, direct(rules)) in chains)
+
+
+def change_planner(scope: Scope, settings: NetworkSettings,
+                   backstop: Backstop | None = None) -> ChangePlanner:
     return ChangePlanner(open_containers(scope), settings,
-                         pinned=pinned_allowlist(settings), era=coi_era(scope))
+                         pinned=pinned_allowlist(settings), era=coi_era(scope, backstop))
 
 
 def inventory_source(scope: Scope, settings: NetworkSettings | None = None) -> InventorySource:
@@ -199,28 +217,32 @@ def dns_refresher(
     submit: Callable[[Job], object],
     on_state: Callable[[DnsState], None],
     apply_changes: bool = True,
+    backstop: Backstop | None = None,
 ) -> DnsRefresher:
     """The one allowlist refresher, as the TUI and `coi-tui watch` run it."""
     return DnsRefresher(settings, open_containers(scope), FirewallReader(scope), submit,
                         home=Path.home(), on_state=on_state, apply_changes=apply_changes,
-                        era=coi_era(scope))
+                        era=coi_era(scope, backstop))
 
 
 def keeper_parts(scope: Scope, settings: NetworkSettings,
-                 freeze_after: float | None = None) -> KeeperParts:
-    """The host keeper's real pieces, the same for the TUI and `coi-tui watch`."""
+                 freeze_after: float | None = None, backstop_on: bool = True) -> KeeperParts:
+    """The host keeper's real pieces, the same for the TUI and `coi-tui watch`. In the
+    firewalld era one backstop, moved by every plan of this keeper and followed by it."""
+    backstop = Backstop() if backstop_on and coi_era(scope).name == "firewalld" else None
 
     def watchers(sink: EventSink) -> Sequence[Watcher]:
         return event_watchers(scope, sink)
 
     def refresher(current: NetworkSettings, submit: Callable[[Job], object],
                   on_state: Callable[[DnsState], None], apply: bool) -> DnsRefresher:
-        return dns_refresher(scope, current, submit, on_state, apply)
+        return dns_refresher(scope, current, submit, on_state, apply, backstop)
 
     return KeeperParts(
         make_source=lambda: inventory_source(scope, settings),
         watchers=watchers,
-        make_planner=lambda current: change_planner(scope, current),
+        make_planner=lambda current: change_planner(scope, current, backstop),
+        backstop=backstop,
         make_firewall=lambda: open_coi_firewall(scope),
         make_containers=lambda: open_containers(scope),
         make_refresher=refresher,

@@ -50,11 +50,13 @@ def counting(netns: str, port: int = PORT) -> Iterator[list[int]]:
 @contextmanager
 def probing(container: str, binary: Path, dst: str, seconds: float,
             period_us: int = 1000) -> Iterator[subprocess.Popen[str]]:
-    """Runs the prober inside the container for `seconds` (1 ms spacing by default)."""
+    """Runs the prober inside the container for `seconds` (1 ms spacing by default); one
+    copy per destination, so several run side by side."""
     assert lab.is_lab_address(dst)
-    lab.incus("file", "push", str(binary), f"{container}{PROBER_IN_CONTAINER}", "--mode", "0755")
+    path = f"{PROBER_IN_CONTAINER}-{dst}"
+    lab.incus("file", "push", str(binary), f"{container}{path}", "--mode", "0755")
     process = subprocess.Popen(
-        ["incus", "exec", container, "--", PROBER_IN_CONTAINER, dst, str(PORT), str(period_us),
+        ["incus", "exec", container, "--", path, dst, str(PORT), str(period_us),
          str(seconds)],
         stdout=subprocess.PIPE,
         text=True,

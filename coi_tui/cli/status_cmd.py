@@ -8,7 +8,7 @@ from typing import Any
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.errors import BackendUnavailable
 from coi_tui.models import ContainerState, Inventory, Isolation
-from coi_tui.wiring import Scope, inventory_source, view_settings
+from coi_tui.wiring import Scope, inventory_source, view_settings, with_backstop
 
 
 def register(sub: Any) -> None:
@@ -40,9 +40,10 @@ def container_record(state: ContainerState) -> dict[str, object]:
 def load_inventory(args: argparse.Namespace, need: tuple[str, ...]) -> Inventory:
     """A snapshot; a backend in `need` that is down is an error (exit 1, one line). A config
     that cannot be read is a warning: the snapshot uses COI's built-in defaults."""
-    source = inventory_source(Scope.from_args(args), view_settings(args))
+    scope = Scope.from_args(args)
+    source = inventory_source(scope, view_settings(args))
     try:
-        inventory = source.snapshot()
+        inventory = with_backstop(scope, source.snapshot())
     finally:
         source.close()
     for status in inventory.backends:

@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--freeze-after", type=float, metavar="SECONDS",
                         help="freeze guard: freeze enforcing containers after SECONDS without "
                              "isolation (0 = off; default from ~/.config/coi-tui/config.toml)")
+    parser.add_argument("--no-backstop", action="store_true",
+                        help="firewalld era: keep no nft table of coi-tui's own (firewalld "
+                             "stopping then opens what the modes block until it is back)")
     parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                         help="snapshot at least this often (events wake it at once)")
     parser.set_defaults(func=run)
@@ -144,13 +147,15 @@ def _watch(args: argparse.Namespace) -> int:
             last_refresh[0] = result.at
             log(f"dns: {refresh_line(state)}")
 
-    parts = keeper_parts(scope, settings, freeze_after)
+    parts = keeper_parts(scope, settings, freeze_after, backstop_on=not args.no_backstop)
     if not settings.allowed_domains:
         parts = replace(parts, make_refresher=None)
     keeper = HostKeeper(parts, Sinks(isolation_log, engine_event, dns_state, backend_event, log),
                         settings, interval=args.interval)
     guard = f"after {freeze_after:g}s" if freeze_after else "off"
-    log(f"coi-tui watch (PID {os.getpid()}) keeps isolation on this host; freeze guard {guard}")
+    backstop = "on" if parts.backstop is not None else "off"
+    log(f"coi-tui watch (PID {os.getpid()}) keeps isolation on this host; freeze guard {guard}; "
+        f"backstop {backstop}")
     keeper.start()
     try:
         while not stop.wait(0.5):

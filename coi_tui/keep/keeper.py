@@ -16,6 +16,7 @@ from typing import Protocol
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.changes import ChangePlanner
+from coi_tui.keep.backstop import EraBackstop, KeptBackstop
 from coi_tui.keep.recovery import Enforcer
 from coi_tui.keep.refresher import DnsRefresher
 from coi_tui.models import Inventory, NetworkSettings
@@ -53,6 +54,7 @@ class KeeperParts:
     make_containers: Callable[[], ContainerBackend] | None = None  # for the freeze guard
     make_refresher: RefresherFactory | None = None  # the DNS allowlist, live
     freeze_after: float | None = None  # the freeze guard; None: off
+    backstop: EraBackstop | None = None  # blocks what recorded modes block, firewalld or not
     watch_holder: Callable[[], Holder | None] = lambda: HostLock(WATCH).holder()
     audit: AuditLog = field(default_factory=AuditLog)
 
@@ -86,6 +88,7 @@ class HostKeeper:
         self._refresher_thread: threading.Thread | None = None
         self.poller: InventoryPoller | None = None
         self._watchers: Sequence[Watcher] = ()
+        self.backstop: KeptBackstop | None = None
         if not read_only and parts.make_firewall and parts.make_planner:
             self.engine = FirewallEngine(parts.make_firewall, self._engine_event, parts.audit)
             make_planner = parts.make_planner
@@ -100,6 +103,8 @@ class HostKeeper:
                 wake=self.wake,
                 others_writing=lambda: writer.holder() is not None,
             )
+            if parts.backstop is not None:
+                self.backstop = KeptBackstop(parts.backstop, say=sinks.say or self.engine.notice)
 
     @property
     def writes(self) -> bool:
@@ -126,6 +131,8 @@ class HostKeeper:
             self.poller.stop()
         if self.engine is not None:
             self.engine.stop()
+        if self.backstop is not None:
+            self.backstop.stop()  # a clean exit leaves no backstop behind
 
     def restart_refresher(self, settings: NetworkSettings) -> None:
         """The allowlist refresher for these settings (a new one after a config save)."""
@@ -170,6 +177,8 @@ class HostKeeper:
 
     # ------------------------------------------------------------------ worker threads
     def _snapshot(self, inventory: Inventory) -> None:
+        if self.backstop is not None:
+            inventory = self.backstop.follow(inventory)
         if self.enforcer is not None:
             if self._defer:
                 self._defer_to_watch(self.enforcer)

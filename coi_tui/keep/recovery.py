@@ -39,7 +39,8 @@ RETRY_AFTER = 5.0  # seconds between attempts when a restore fails and nothing n
 
 def needs_restore(state: ContainerState) -> bool:
     return (state.mode_source is ModeSource.SET and state.container.ipv4 is not None
-            and state.isolation in (Isolation.EXPOSED, Isolation.DRIFT, Isolation.HELD))
+            and state.isolation in (Isolation.EXPOSED, Isolation.DRIFT, Isolation.HELD,
+                                    Isolation.BACKSTOP))
 
 
 class Enforcer:
@@ -73,6 +74,7 @@ class Enforcer:
         self._ips: dict[str, str] = {}  # container key -> last IPv4 seen with a recorded mode
         self._moved: set[str] = set()  # addresses containers left, whose rules must go
         self._down_since: float | None = None
+        self._told_unneeded: set[str] = set()  # the backstop holds them: said once
         self.active = True  # False while another process (a `watch`) enforces
 
     # ------------------------------------------------------------ from watcher threads
@@ -102,6 +104,7 @@ class Enforcer:
         if firewall is None or not firewall.ok:
             return  # rules unreadable: nothing can be judged or changed
         self._down_since = None
+        self._told_unneeded = set()
         missing = [s for s in inventory.containers if needs_restore(s)]
         left = {r.source_ip() for r in inventory.rules} & self._moved
         if missing or left:
@@ -163,15 +166,25 @@ class Enforcer:
     # ------------------------------------------------------------ the freeze guard
     def _firewall_down(self, inventory: Inventory) -> None:
         now = self._clock()
+        backstop = [s.container.name for s in inventory.containers
+                    if s.isolation is Isolation.BACKSTOP]
         if self._down_since is None:
             self._down_since = now
-            exposed = ", ".join(s.container.name for s in inventory.exposed) or "no container"
-            self.say(f"firewalld is not running: EXPOSED {exposed}")
+            exposed = ", ".join(s.container.name for s in inventory.exposed) or (
+                "" if backstop else "no container")
+            said = ([f"EXPOSED {exposed}"] if exposed else []) + (
+                [f"held by the backstop: {', '.join(backstop)}"] if backstop else [])
+            self.say("firewalld is not running: " + "; ".join(said))
         if self.freeze_after is None or now - self._down_since < self.freeze_after:
             return
         targets = [s for s in inventory.containers
                    if s.mode_source is ModeSource.SET and s.mode in ENFORCING
-                   and s.container.status == "Running"]
+                   and s.container.status == "Running" and s.isolation is not Isolation.BACKSTOP]
+        unneeded = set(backstop) - self._told_unneeded
+        if unneeded:
+            self._told_unneeded |= unneeded
+            self.say(f"freeze guard: not needed for {', '.join(sorted(unneeded))}: the backstop "
+                     "blocks what their modes block")
         if targets:
             self._freeze(targets, now - self._down_since)
 

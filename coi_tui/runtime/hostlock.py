@@ -28,6 +28,7 @@ def lock_dir() -> Path:
 
 WRITER = "coi-tui-writer.lock"
 WATCH = "coi-tui-watch.lock"
+BACKSTOP = "coi-tui-backstop.lock"  # held by the one keeper that keeps the backstop
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from typing import Literal
 from coi_tui.backends import conntrack
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.eras.firewalld.access import Firewalld
+from coi_tui.eras.firewalld.backstop import NftRunner, chain_ip
 from coi_tui.errors import CoiTuiError
+from coi_tui.runtime.hostlock import BACKSTOP, HostLock
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -112,7 +114,28 @@ def run_checks(
         finally:
             firewall.close()
     checks.append(_flow_cut_check())
+    checks.append(backstop_check(NftRunner().chains, HostLock(BACKSTOP).holder))
     return checks
+
+
+def backstop_check(chains: Callable[[], frozenset[str] | None],
+                   keeper: Callable[[], object]) -> Check:
+    """Is coi-tui's backstop in force (eras/firewalld/backstop.py), and who keeps it?"""
+    try:
+        held = chains()
+    except CoiTuiError as error:
+        return Check("backstop", "warn", f"cannot be read: {error}", "run as root or with "
+                     "COI's sudoers line for nft")
+    holder = keeper()
+    if held is None:
+        return Check("backstop", "warn", "not in force: firewalld stopping opens what the "
+                     "modes block", "run `coi-tui watch` (or the TUI) to keep it")
+    ips = sorted({ip for name in held if (ip := chain_ip(name))})
+    if holder is None:
+        return Check("backstop", "warn", f"left behind by a coi-tui that is gone ({len(ips)} "
+                     "address(es))", "start `coi-tui watch` to take it over, or clean it: "
+                     "`coi-tui orphans --clean`")
+    return Check("backstop", "ok", f"in force for {len(ips)} address(es), kept by {holder}")
 
 
 def _incus_check(make_containers: Callable[[], ContainerBackend]) -> tuple[Check, set[str]]:

@@ -23,12 +23,14 @@ from typing import Protocol
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.backends.links import delete_link, list_links
 from coi_tui.eras.firewalld.access import Firewalld
+from coi_tui.eras.firewalld.backstop import TABLE as BACKSTOP_TABLE
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.eras.nft.model import COI_TABLE, NftRule, NftState, NftTable
 from coi_tui.errors import BackendUnavailable, CoiTuiError, FirewallDown
 from coi_tui.models import Container, Link
 from coi_tui.plans import Operation, OpStep, Plan, PlanStep
 from coi_tui.runtime.engine import Built, Job
+from coi_tui.runtime.hostlock import BACKSTOP, HostLock
 from coi_tui.services.dns.cache import cache_dir, cache_path
 from coi_tui.services.orphans import (
     NAT_TABLE,
@@ -163,16 +165,21 @@ def read_snapshot(sources: OrphanSources, firewalld: FirewalldAccess) -> OrphanS
         notes.append(firewalld.note)
     nft: NftState | None = None
     nat: NftTable | None = None
+    backstop_left = False
     if sources.nft is not None:
         try:
             reader = sources.nft()
             nft = reader.state()
             nat = reader.list_table("ip", NAT_TABLE)
+            # a keeper holds the lock while it keeps the table (this process too: flock)
+            backstop_left = (reader.list_table("ip", BACKSTOP_TABLE) is not None
+                             and HostLock(BACKSTOP).holder() is None)
         except CoiTuiError as error:
             errors["nft"] = str(error)
     return OrphanSnapshot(
         instances=instances, leases=leases, rules=rules, links=dict(sources.links()),
-        zones=zones, nft=nft, nat=nat, cache_names=_cache_names(sources.home),
+        zones=zones, nft=nft, nat=nat, backstop_left=backstop_left,
+        cache_names=_cache_names(sources.home),
         session_names=_session_names(sources.home), errors=errors, notes=tuple(notes))
 
 

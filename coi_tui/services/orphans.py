@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from coi_tui.eras.firewalld.backstop import TABLE as BACKSTOP_TABLE
 from coi_tui.eras.firewalld.policy import infer_mode, owned_by
 from coi_tui.eras.firewalld.rules import DirectRule
 from coi_tui.eras.nft import policy as nft_policy
@@ -124,6 +125,7 @@ class OrphanSnapshot:
     zones: Mapping[str, tuple[str, ...]] | None = field(default_factory=dict)
     nft: NftState | None = field(default_factory=NftState)
     nat: NftTable | None = None  # `ip coi_nat`, when it exists
+    backstop_left: bool = False  # coi-tui's backstop table is there and no process keeps it
     cache_names: tuple[str, ...] | None = ()  # stems of ~/.coi/network-cache/*.json
     session_names: tuple[str, ...] = ()  # containers COI ran a session for (metadata.json)
     errors: Mapping[str, str] = field(default_factory=dict)  # part -> why it is unknown
@@ -311,6 +313,11 @@ def _nft_era(snapshot: OrphanSnapshot, alive: Mapping[str, str],
                 "COI's current releases create no NAT table (only its DNS-proxy branch did) "
                 "and no rule in it names a live instance's address",
                 NftObjects(table=("ip", NAT_TABLE))))
+    if snapshot.backstop_left:
+        found.append(Orphan(
+            OrphanKind.NFT_TABLE, f"ip {BACKSTOP_TABLE}", f"table ip {BACKSTOP_TABLE}",
+            "coi-tui's backstop, and no coi-tui process keeps it (its keeper exited without "
+            "removing it: killed, or crashed)", NftObjects(table=("ip", BACKSTOP_TABLE))))
     return found
 
 

@@ -165,7 +165,8 @@ def test_watch_restores_every_recorded_mode_within_2s_of_firewalld_answering_aga
 ) -> None:
     name, ip = first
     lab.stop_firewalld()
-    wait_for(lambda: "coi-lab-1: EXPOSED" in watch.text(), 5, "watch saw the exposure")
+    # the watch's backstop holds what the mode blocks meanwhile (test_backstop.py)
+    wait_for(lambda: "coi-lab-1: BACKSTOP" in watch.text(), 5, "watch saw firewalld go")
     with firewalld_restarted_in_background():
         wait_for(lab.firewalld_answers, 60, "firewalld answers")
         took = wait_for(lambda: rules_of(ip) == restricted(ip), 10, "rules back")
@@ -220,7 +221,7 @@ def test_freeze_guard_freezes_within_n_seconds_and_thaws_only_after_the_rules_ar
 ) -> None:
     name, ip = first
     prober = build_prober(tmp_path)
-    guard = Watch(tmp_path, "--freeze-after", "1")
+    guard = Watch(tmp_path, "--freeze-after", "1", "--no-backstop")  # the guard alone
     try:
         with probing(name, prober, lab.LAN_HOST, seconds=12):
             with counting(lab.NETNS["lan"]) as during:
@@ -250,6 +251,24 @@ def test_freeze_guard_freezes_within_n_seconds_and_thaws_only_after_the_rules_ar
         assert f"froze {name}" in log and f"thawed {name}" in log
         froze = log.index(f"froze {name}")
         assert log.index("restored after", froze) < log.index(f"thawed {name}", froze)
+    finally:
+        assert guard.stop() == 0
+
+
+def test_with_the_backstop_the_freeze_guard_leaves_a_held_container_running_and_says_so(
+    first: tuple[str, str], tmp_path: Path
+) -> None:
+    name, _ip = first
+    guard = Watch(tmp_path, "--freeze-after", "1")
+    try:
+        lab.stop_firewalld()
+        wait_for(lambda: f"freeze guard: not needed for {name}" in guard.text(), 10,
+                 "the guard says the backstop holds it")
+        time.sleep(1.5)
+        assert lab.incus("list", name, "-c", "s", "-f", "csv").strip() == "RUNNING"
+        assert not lab.http_get(name, lab.LAN_HOST)
+        with firewalld_restarted_in_background():
+            wait_for(lab.firewalld_answers, 60, "firewalld answers")
     finally:
         assert guard.stop() == 0
 
@@ -322,9 +341,10 @@ async def test_the_tui_says_exposed_and_restores_within_2s_of_firewalld_answerin
         banner = app.query_one(BackendBanner)
         await wait_until(lambda: f"default/{name}" in app.containers_view.table.rows, 10)
         await asyncio.to_thread(lab.stop_firewalld)
-        await wait_until(lambda: banner.display and "EXPOSED" in str(banner.render())
-                         and name in str(banner.render()), timeout=5, what="EXPOSED banner")
-        assert banner.has_class("-exposed")
+        # the TUI keeps the backstop: firewalld down, what the mode blocks stays blocked
+        await wait_until(lambda: banner.display and "held by the backstop" in str(
+            banner.render()) and name in str(banner.render()), timeout=5, what="the banner")
+        assert app.containers_view.rows_list.cell(f"default/{name}", "flags") == "BACKSTOP"
         restart = threading.Thread(target=lab.start_firewalld)
         restart.start()
         await wait_until(lab.firewalld_answers, timeout=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from coi_tui.eras.firewalld.backstop import Backstop, with_backstop
 from coi_tui.eras.firewalld.planner import plan_many, plan_removal, plan_transition
 from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.eras.firewalld.policy import infer_mode as infer_direct_mode
@@ -19,6 +20,10 @@ class FirewalldEra:
     name = "firewalld"
     writes_container_hosts = False  # DNS stays open: the container resolves by itself
     keeps_old_answers = False  # a refresh replaces the /32 ACCEPTs (docs/coi-firewalld-era.md §3.2)
+
+    def __init__(self, backstop: Backstop | None = None) -> None:
+        # a keeper's (the TUI's, `watch`'s): every plan then moves the backstop too
+        self.backstop = backstop
 
     @staticmethod
     def _direct(rules: Iterable[CoiRule]) -> list[DirectRule]:
@@ -43,7 +48,8 @@ class FirewalldEra:
         return plan_removal(self._direct(owned(container, live)), container=container.name)
 
     def merge(self, plans: Iterable[Plan], title: str) -> Plan:
-        return plan_many(plans, title)
+        plan = plan_many(plans, title)
+        return plan if self.backstop is None else with_backstop(plan, self.backstop)
 
     def pinned_ips(self, container: Container, live: Sequence[CoiRule]) -> frozenset[str]:
         """Its priority-1 `-d HOST/32 -j ACCEPT` rules (allow_local's RFC 1918 ACCEPTs at

@@ -35,9 +35,11 @@ COLUMNS = (
     Column("project", "Project", priority=6),
     Column("veth", "Host veth", priority=5),
 )
-LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT)
+LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT,
+        Isolation.BACKSTOP)
 FLAG_COLOURS = {"EXPOSED": "error", "UNPROTECTED": "error", "UNKNOWN": "error",
-                "DRIFT": "warning", "HELD": "warning", "INHERITED": "warning"}
+                "DRIFT": "warning", "HELD": "warning", "INHERITED": "warning",
+                "BACKSTOP": "warning"}
 MODE_COLOURS = {"restricted": "success", "allowlist": "accent", "open": "warning"}
 # What the words of this view mean: `?` shows them.
 LEGEND = (
@@ -46,6 +48,7 @@ LEGEND = (
     ("DRIFT", "rules differ from the mode, but nothing the mode blocks gets through"),
     ("UNKNOWN", "its rules cannot be read: no claim either way"),
     ("HELD", "frozen by the guard until its rules are back (no traffic meanwhile)"),
+    ("BACKSTOP", "firewalld down: coi-tui's own nft table blocks what the mode blocks"),
     ("INHERITED", "carries rules a deleted container left at its address"),
     ("restricted", "internet yes; LAN (RFC 1918) and cloud metadata no"),
     ("allowlist", "only the allowed domains' addresses, nothing else"),

@@ -9,6 +9,11 @@ from textual.widgets import Static
 from coi_tui.models import Inventory, Isolation
 
 
+def backstop_reason(inventory: Inventory) -> str:
+    return ("firewalld down, held by the backstop" if inventory.firewall_down
+            else "rules missing in firewalld, held by the backstop")
+
+
 def banner_lines(inventory: Inventory, notes: list[str] | None = None) -> list[str]:
     lines = []
     exposed = inventory.exposed
@@ -21,6 +26,10 @@ def banner_lines(inventory: Inventory, notes: list[str] | None = None) -> list[s
     if unknown:
         lines.append(f"UNKNOWN: isolation of {len(unknown)} container(s) cannot be checked: "
                      f"{unknown[0].reason}")
+    backstop = [s.container.name for s in inventory.containers
+                if s.isolation is Isolation.BACKSTOP]
+    if backstop:
+        lines.append(f"BACKSTOP: {backstop_reason(inventory)}: {', '.join(backstop)}")
     held = [s.container.name for s in inventory.containers if s.isolation is Isolation.HELD]
     if held:
         lines.append(f"FROZEN by the guard until their rules are back: {', '.join(held)}")

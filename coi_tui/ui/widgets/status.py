@@ -143,6 +143,7 @@ def header_counts(inventory: Inventory, orphan_count: int | None) -> str:
         (by[Isolation.DRIFT], "drifted", None),
         (by[Isolation.UNKNOWN], "unknown", None),
         (by[Isolation.HELD], "held", None),
+        (by[Isolation.BACKSTOP], "held by the backstop", None),
     ]
     parts = [_count(n, word, plural) for n, word, plural in problems if n]
     if not parts:
