@@ -205,8 +205,9 @@ class BackstopStep:
         return "backstop, last" if self.settling else "backstop, first"
 
     def lines(self) -> tuple[PlanLine, ...]:
-        what = "leave the new rules only" if self.settling else "hold the new rules too"
-        return (PlanLine("update", f"backstop {TABLE}: {self.ip}: {what}", self.container),)
+        what = (f"{self.ip} keeps only the rules then in firewalld" if self.settling
+                else f"{self.ip}'s new rules beside its old ones (both block)")
+        return (PlanLine("update", f"backstop: {what}", self.container),)
 
     def label(self) -> str:
         return self.lines()[0].text

@@ -41,8 +41,8 @@ class PlanReview(ModalScreen[bool]):
                 yield Static(self.note, id="plan-note", markup=False)
             with VerticalScroll(id="plan-steps"):
                 for line in review_lines(self.plan):
-                    yield Static(line, classes="plan-add" if line[0] == "+" else "plan-remove",
-                                 markup=False)
+                    kind = {"+": "plan-add", "-": "plan-remove"}.get(line[0], "plan-other")
+                    yield Static(line, classes=kind, markup=False)
             with Horizontal(id="plan-buttons"):
                 yield Button("Cancel \\[n]", id="plan-cancel", variant="primary")
                 yield Button("Apply \\[y]", id="plan-apply", variant="warning",
