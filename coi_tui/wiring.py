@@ -22,7 +22,7 @@ from coi_tui.backends.links import list_links
 from coi_tui.changes import ChangePlanner, Pinned
 from coi_tui.eras.detect import EraChoice, Probe, choose_era
 from coi_tui.eras.firewalld.access import FirewallSignals, open_firewall
-from coi_tui.eras.firewalld.backstop import Backstop, NftRunner, chain_name, direct
+from coi_tui.eras.firewalld.backstop import Backstop, chain_name, direct, live_chains
 from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.nft.era import NftEra
 from coi_tui.eras.nft.firewall import NftFirewall
@@ -164,7 +164,7 @@ def with_backstop(scope: Scope, inventory: Inventory) -> Inventory:
     if coi_era(scope).name != "firewalld":
         return inventory
     try:
-        chains = NftRunner().chains()
+        chains = live_chains()
     except CoiTuiError:
         return inventory
     if not chains:

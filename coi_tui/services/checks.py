@@ -9,7 +9,7 @@ from typing import Literal
 from coi_tui.backends import conntrack
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.eras.firewalld.access import Firewalld
-from coi_tui.eras.firewalld.backstop import NftRunner, chain_ip
+from coi_tui.eras.firewalld.backstop import chain_ip, live_chains
 from coi_tui.errors import CoiTuiError
 from coi_tui.runtime.hostlock import BACKSTOP, HostLock
 
@@ -114,7 +114,7 @@ def run_checks(
         finally:
             firewall.close()
     checks.append(_flow_cut_check())
-    checks.append(backstop_check(NftRunner().chains, HostLock(BACKSTOP).holder))
+    checks.append(backstop_check(live_chains, HostLock(BACKSTOP).holder))
     return checks
 
 

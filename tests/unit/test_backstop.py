@@ -10,7 +10,7 @@ from coi_tui.eras.firewalld.backstop import (
     BackstopStep,
     chain_ip,
     chain_name,
-    parse_chains,
+    live_chains,
     script,
     statements,
     with_backstop,
@@ -18,6 +18,8 @@ from coi_tui.eras.firewalld.backstop import (
 from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.policy import desired_rules
 from coi_tui.eras.firewalld.rules import rule_steps
+from coi_tui.eras.nft.json_model import parse_table
+from coi_tui.eras.nft.model import NftTable
 from coi_tui.keep.backstop import HELD_REASON, desired_of, marked
 from coi_tui.models import Container, Isolation, Mode, NetworkSettings
 from coi_tui.services.inventory import join_inventory
@@ -32,13 +34,19 @@ OPEN = desired_rules(IP, Mode.OPEN, NetworkSettings(), GW)
 class FakeNft:
     def __init__(self) -> None:
         self.scripts: list[str] = []
-        self.deleted = 0
 
-    def apply(self, text: str) -> None:
+    def run_script(self, text: str, *, action: str = "") -> None:
         self.scripts.append(text)
 
-    def delete(self) -> None:
-        self.deleted += 1
+
+class Listing:
+    """`nft -j list table` as NftCli parses it."""
+
+    def __init__(self, document: str) -> None:
+        self.document = document
+
+    def list_table(self, family: str, table: str) -> NftTable:
+        return parse_table(self.document, family, table)
 
 
 def backstop() -> tuple[Backstop, FakeNft]:
@@ -68,9 +76,12 @@ def test_the_whole_table_is_replaced_in_one_script_and_chains_say_whose_they_are
     name = chain_name(IP, RESTRICTED)
     assert f"ip saddr {IP} jump {name}" in text
     assert chain_ip(name) == IP and chain_name(IP, ALLOWLIST) != name
-    listing = ('{"nftables": [{"metainfo": {}}, {"chain": {"name": "forward"}}, '
-               f'{{"chain": {{"name": "{name}"}}}}]}}')
-    assert parse_chains(listing) == {name}
+    where = '"family": "ip", "table": "coi_tui_backstop"'
+    listing = ('{"nftables": [{"metainfo": {}}, {"table": {"family": "ip", '
+               '"name": "coi_tui_backstop"}}, '
+               f'{{"chain": {{{where}, "name": "forward"}}}}, '
+               f'{{"chain": {{{where}, "name": "{name}"}}}}]}}')
+    assert live_chains(Listing(listing)) == frozenset({name})  # type: ignore[arg-type]
 
 
 def test_a_plan_holds_old_and_new_first_and_leaves_the_new_only_last() -> None:

@@ -17,21 +17,19 @@ what it holds: `check`, `status` and the orphan review read it without the keepe
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from coi_tui.backends.base import FirewallBackend
 from coi_tui.eras.firewalld.rules import DirectRule, Step, StepAction, rule_steps
-from coi_tui.eras.nft.cli import default_command, reason_line
-from coi_tui.errors import BadInput, FirewallError
+from coi_tui.eras.nft.cli import NftCli
+from coi_tui.errors import BadInput
 from coi_tui.models import CoiRule
 from coi_tui.plans import Plan, PlanLine, PlanStep, Present
 
 TABLE = "coi_tui_backstop"  # family ip: the firewalld era's rules are IPv4 only
 PRIORITY = -10  # before firewalld's filter chains; a reject anywhere on the hook is final
-TIMEOUT = 10.0
 _VERDICTS = {"ACCEPT": "return", "REJECT": "reject", "DROP": "drop"}
 
 # ip -> the rule sets it holds (one; two while a plan moves it from one mode to another)
@@ -84,108 +82,78 @@ def script(held: Held) -> str:
     return "\n".join([*out, "  }", *chains, "}", ""])
 
 
-def parse_chains(document: str) -> frozenset[str]:
-    """The names of the backstop's chains in `nft -j list table ip coi_tui_backstop`."""
-    try:
-        items = json.loads(document).get("nftables", [])
-    except (ValueError, AttributeError) as error:
-        raise FirewallError(f"nft -j gave no JSON: {error}") from None
-    return frozenset(item["chain"]["name"] for item in items
-                     if isinstance(item, dict) and "chain" in item
-                     and chain_ip(item["chain"].get("name", "")))
-
-
-class NftRunner:
-    """`nft -f -` and `nft -j list table`, as root or through COI's sudo line."""
-
-    def __init__(self, command: Sequence[str] | None = None) -> None:
-        self.command = tuple(command or default_command())
-
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run([*self.command, *args], input=stdin, capture_output=True,
-                                  text=True, timeout=TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise FirewallError(f"nft for the backstop: {error}") from None
-
-    def apply(self, text: str) -> None:
-        done = self.run("-f", "-", stdin=text)
-        if done.returncode != 0:
-            raise FirewallError(f"the backstop: {reason_line(done.stderr) or 'nft failed'}")
-
-    def chains(self) -> frozenset[str] | None:
-        """The chains of the live table; None when there is no backstop table."""
-        done = self.run("-j", "list", "table", "ip", TABLE)
-        if done.returncode != 0:
-            if "No such file or directory" in done.stderr:
-                return None
-            raise FirewallError(f"the backstop: {reason_line(done.stderr) or 'nft failed'}")
-        return parse_chains(done.stdout)
-
-    def delete(self) -> None:
-        done = self.run("delete", "table", "ip", TABLE)
-        if done.returncode != 0 and "No such file or directory" not in done.stderr:
-            raise FirewallError(f"the backstop: {reason_line(done.stderr) or 'nft failed'}")
+def live_chains(nft: NftCli | None = None) -> frozenset[str] | None:
+    """The backstop's chains in the kernel now; None when there is no backstop table."""
+    table = (nft or NftCli()).list_table("ip", TABLE)
+    return None if table is None else frozenset(c.name for c in table.chains if chain_ip(c.name))
 
 
 @dataclass(eq=False)  # one per keeper: plan steps refer to it by identity
 class Backstop:
-    """What this keeper holds, kept in the kernel. Thread-safe enough: the engine thread and
-    the poller thread call it, one nft transaction at a time (the GIL and nft's own lock)."""
+    """What this keeper holds, kept in the kernel. The engine thread (plans) and the poller
+    thread (snapshots) both change it: each reads, decides and applies under one lock, so a
+    snapshot never writes back a state a plan step has just replaced."""
 
-    nft: NftRunner = field(default_factory=NftRunner)
+    nft: NftCli = field(default_factory=NftCli)
     held: dict[str, tuple[tuple[DirectRule, ...], ...]] = field(default_factory=dict)
     moving: set[str] = field(default_factory=set)  # held for a plan that runs now
     applied: bool = False
     # this process keeps the backstop (the keeper's lock): else plans leave it to the keeper
     # that does, and nothing here touches the table
     active: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _apply(self, held: dict[str, tuple[tuple[DirectRule, ...], ...]]) -> None:
-        self.nft.apply(script(held))
+        self.nft.run_script(script(held), action="update the backstop")
         self.held, self.applied = held, True
 
     def hold(self, ip: str, rules: tuple[DirectRule, ...]) -> None:
         """While a plan moves `ip`: the new rules beside the old (both block)."""
         if not self.active:
             return
-        sets = self.held.get(ip, ())
-        self.moving.add(ip)
-        if rules and rules not in sets:
-            self._apply({**self.held, ip: (*sets, rules)})
+        with self.lock:
+            sets = self.held.get(ip, ())
+            self.moving.add(ip)
+            if rules and rules not in sets:
+                self._apply({**self.held, ip: (*sets, rules)})
 
     def settle(self, ip: str, rules: tuple[DirectRule, ...]) -> None:
         """After the plan: `ip` holds its rules now, and nothing else."""
-        self.moving.discard(ip)
-        if not self.active:
-            return
-        held = {k: v for k, v in self.held.items() if k != ip}
-        if rules:
-            held[ip] = (rules,)
-        if held != self.held or not self.applied:
-            self._apply(held)
+        with self.lock:
+            self.moving.discard(ip)
+            if not self.active:
+                return
+            held = {k: v for k, v in self.held.items() if k != ip}
+            if rules:
+                held[ip] = (rules,)
+            if held != self.held or not self.applied:
+                self._apply(held)
 
     def follow(self, desired: Mapping[str, tuple[CoiRule, ...] | None]) -> None:
         """The recorded modes of the containers now (None: not known, keep what is held);
         an address no recorded mode has is held by nothing."""
-        held = {ip: self.held[ip] for ip in self.moving if ip in self.held}
-        for ip, wanted in desired.items():
-            if ip in held:
-                continue
-            if wanted is None:
-                if ip in self.held:
-                    held[ip] = self.held[ip]
-            elif rules := direct(wanted):
-                held[ip] = (rules,)
-        if held != self.held or not self.applied:
-            self._apply(held)
+        with self.lock:
+            held = {ip: self.held[ip] for ip in self.moving if ip in self.held}
+            for ip, wanted in desired.items():
+                if ip in held:
+                    continue
+                if wanted is None:
+                    if ip in self.held:
+                        held[ip] = self.held[ip]
+                elif rules := direct(wanted):
+                    held[ip] = (rules,)
+            if held != self.held or not self.applied:
+                self._apply(held)
 
     def holds(self, ip: str, rules: Sequence[CoiRule]) -> bool:
         return direct(rules) in self.held.get(ip, ())
 
     def remove(self) -> None:
-        self.nft.delete()
-        self.held, self.applied = {}, False
+        # made first, so that deleting it never fails on a table that is not there
+        with self.lock:
+            self.nft.run_script(f"table ip {TABLE} {{}}\ndelete table ip {TABLE}\n",
+                                action="remove the backstop")
+            self.held, self.applied = {}, False
 
 
 @dataclass(frozen=True)
