@@ -72,6 +72,10 @@ class NftCli:
             return None
         raise FirewallError(f"nft refused to {action}: {reason}")
 
+    def list_json(self, *what: str, action: str) -> str | None:
+        """`nft -j list WHAT...` as nft printed it; None when it does not exist."""
+        return self._run("-j", "list", *what, action=action, absent_ok=True)
+
     def list_tables(self) -> tuple[tuple[str, str], ...]:
         """(family, name) of every table on the host."""
         out = self._run("-j", "list", "tables", action="list tables") or ""

@@ -1,0 +1,1 @@
+"""What containers do on the network: attempts, names, rates, flows."""

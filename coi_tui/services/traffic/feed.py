@@ -1,0 +1,222 @@
+"""The live attempt feed: coi-tui's table, two readers, one ticker; updates go to a sink.
+
+Readers are the kernel's own tools, run as child processes: `nft monitor trace` (which rule of
+which table decided each sampled attempt) and `tcpdump -i nflog:<group>` (the DNS the watched
+containers asked and were answered: names). Both need root or a sudoers line; without them
+the feed says "not readable" with the fix and nothing else changes. Off the UI thread: the
+sink is called from the ticker thread."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO
+
+from coi_tui.eras.nft.cli import NftCli
+from coi_tui.errors import CoiTuiError
+from coi_tui.services.traffic.attempts import Attempt, Counts
+from coi_tui.services.traffic.dns_log import DnsSeen, read_stream
+from coi_tui.services.traffic.names import NameBook
+from coi_tui.services.traffic.table import INPUT_CHAINS, TABLE, TrafficTable
+from coi_tui.services.traffic.trace import TraceAssembler
+
+TICK = 0.25  # seconds between flushes of finished traces
+HOLD = 0.4  # an attempt waits this long for its DNS query's name before it is shown
+COUNTS_EVERY = 2.0  # seconds between reads of the kernel's counts
+GROUP_BASE = 4200  # NFLOG groups coi-tui readers use: GROUP_BASE + pid % 60000
+
+
+@dataclass(frozen=True)
+class Watched:
+    sources: Mapping[str, str] = field(default_factory=dict)  # IPv4 -> container name
+    modes: Mapping[str, str | None] = field(default_factory=dict)  # container -> mode
+    pinned: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # IPv4 -> {ip: name}
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    attempts: tuple[Attempt, ...] = ()
+    counts: Counts | None = None
+    problem: str | None = None  # the feed is not readable, or lost a reader: why, and the fix
+
+
+def fix_line() -> str:
+    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "USER"
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    tcpdump = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+    return (f"fix: run as root, or add to /etc/sudoers.d/coi-tui: "
+            f"{user} ALL=(ALL) NOPASSWD: {nft}, {tcpdump}")
+
+
+def _privileged(tool: str) -> list[str]:
+    path = shutil.which(tool) or tool
+    return [path] if os.geteuid() == 0 else ["sudo", "-n", path]
+
+
+class TrafficFeed:
+    def __init__(self, sink: Callable[[FeedUpdate], None], nft: NftCli | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._sink = sink
+        self._clock = clock
+        self.group = GROUP_BASE + os.getpid() % 60000
+        self._table = TrafficTable(nft or NftCli(), self.group)
+        self._watched = Watched()
+        self._lock = threading.Lock()
+        self._names = NameBook()
+        self._queries: dict[tuple[str, int], tuple[str, float]] = {}
+        self._held: list[Attempt] = []
+        self._assembler = TraceAssembler(self._watched.sources.get, self._mode_of, TABLE,
+                                         INPUT_CHAINS)
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._opened = False
+        self.problem: str | None = None
+
+    def _mode_of(self, container: str) -> str | None:
+        return self._watched.modes.get(container)
+
+    def watch(self, watched: Watched) -> None:
+        with self._lock:
+            self._watched = watched
+            self._assembler.container_of = watched.sources.get
+            for source, names in watched.pinned.items():
+                self._names.pin(source, names)
+            self._names.forget(set(watched.sources))
+        if self._opened:
+            try:
+                self._table.watch(watched.sources)
+            except CoiTuiError as error:
+                self._report(f"not readable: {error}")
+
+    def start(self) -> None:
+        try:
+            self._table.open(self._watched.sources)
+        except CoiTuiError as error:
+            self._report(f"not readable: {error}; {fix_line()}")
+            return
+        self._opened = True
+        try:
+            trace = self._spawn([*_privileged("nft"), "-a", "monitor", "trace"], text=True)
+            names = self._spawn([*_privileged("tcpdump"), "-i", f"nflog:{self.group}", "-U",
+                                 "--immediate-mode", "-w", "-", "-s", "0", "-q"], text=False)
+        except FileNotFoundError as error:
+            self._report(f"not readable: {error.filename} not found; {fix_line()}")
+            return
+        self._run(self._read_trace, trace)
+        self._run(self._read_names, names)
+        self._run(self._tick, None)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for child in self._children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self._children:
+            try:
+                child.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        if self._opened:
+            self._opened = False
+            with contextlib.suppress(CoiTuiError):  # left behind: the orphan review lists it
+                self._table.close()
+
+    # ------------------------------------------------------------------ threads
+    def _spawn(self, argv: list[str], *, text: bool) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+        self._children.append(child)
+        return child
+
+    def _run(self, target: Callable[[subprocess.Popen[bytes] | None], None],
+             child: subprocess.Popen[bytes] | None) -> None:
+        thread = threading.Thread(target=target, args=(child,), daemon=True,
+                                  name=f"traffic-{target.__name__}")
+        self._threads.append(thread)
+        thread.start()
+
+    def _read_trace(self, child: subprocess.Popen[bytes] | None) -> None:
+        assert child is not None and child.stdout is not None
+        for raw in child.stdout:
+            line = raw.decode("utf-8", "replace")
+            with self._lock:
+                self._held += self._assembler.feed(line, self._clock())
+        self._ended(child, "the rule trace (nft monitor trace)")
+
+    def _read_names(self, child: subprocess.Popen[bytes] | None) -> None:
+        assert child is not None and child.stdout is not None
+        stream: IO[bytes] = child.stdout
+        try:
+            for seen in read_stream(stream):
+                self._learn(seen)
+        except ValueError:
+            pass  # no pcap header: the reader failed to start, its stderr says why
+        self._ended(child, "DNS names (tcpdump on NFLOG)")
+
+    def _learn(self, seen: DnsSeen) -> None:
+        now = self._clock()
+        with self._lock:
+            self._names.learn(seen)
+            if not seen.is_answer:
+                self._queries[(seen.client, seen.port)] = (seen.query, now)
+
+    def _ended(self, child: subprocess.Popen[bytes], what: str) -> None:
+        if self._stop.is_set():
+            return
+        child.wait()
+        error = (child.stderr.read().decode("utf-8", "replace") if child.stderr else "")
+        reason = next((line.strip() for line in error.splitlines()
+                       if "error" in line.lower() or "sudo" in line.lower()
+                       or "permitted" in line.lower()), error.strip()[:200])
+        self._report(f"not readable: {what} stopped ({reason or f'exit {child.returncode}'})"
+                     f"; {fix_line()}")
+
+    def _report(self, problem: str) -> None:
+        self.problem = problem
+        self._sink(FeedUpdate(problem=problem))
+
+    def _tick(self, _child: subprocess.Popen[bytes] | None) -> None:
+        next_counts = 0.0
+        while not self._stop.wait(TICK):
+            now = self._clock()
+            with self._lock:
+                self._held += self._assembler.flush(now)
+                ready = [a for a in self._held if now - a.at >= HOLD]
+                self._held = [a for a in self._held if now - a.at < HOLD]
+                attempts = tuple(self._named(a) for a in ready)
+                self._queries = {k: v for k, v in self._queries.items() if now - v[1] < 10}
+            counts = None
+            if now >= next_counts:
+                next_counts = now + COUNTS_EVERY
+                try:
+                    counts = self._table.counts()
+                except CoiTuiError as error:
+                    self._report(f"not readable: {error}")
+            if attempts or counts is not None:
+                self._sink(FeedUpdate(attempts=attempts, counts=counts))
+
+    def _named(self, attempt: Attempt) -> Attempt:
+        query = None
+        if attempt.port == 53 and attempt.sport is not None:
+            asked = self._queries.get((attempt.source, attempt.sport))
+            query = asked[0] if asked else None
+        return replace(attempt, query=query,
+                       name=query or self._names.name(attempt.source, attempt.destination))
+
+
+def watched_of(containers: Sequence[tuple[str, str | None, str | None]],
+               pinned: Mapping[str, Mapping[str, str]] | None = None) -> Watched:
+    """(name, IPv4, recorded mode) of the running containers as what the feed watches."""
+    sources = {ip: name for name, ip, _mode in containers if ip}
+    return Watched(sources=sources, modes={name: mode for name, _ip, mode in containers},
+                   pinned={ip: (pinned or {}).get(name, {}) for name, ip, _m in containers
+                           if ip})
