@@ -32,7 +32,8 @@ class Attempt:
     sport: int | None = None  # pairs a DNS query with its name; not recorded
 
     def record(self) -> dict[str, object]:
-        return {"schema": SCHEMA, "at": round(self.at, 3), "container": self.container,
+        return {"schema": SCHEMA, "type": "attempt", "at": round(self.at, 3),
+                "container": self.container,
                 "source": self.source, "protocol": self.protocol,
                 "destination": self.destination, "port": self.port,
                 "verdict": str(self.verdict), "why": self.why, "rule": self.rule,
@@ -74,3 +75,8 @@ class Counts:
 
     def blocked(self, source: str) -> int:
         return max(0, self.attempts.get(source, 0) - self.passed.get(source, 0))
+
+    @property
+    def limited(self) -> int:
+        """Attempts the rate limit kept out of the feed."""
+        return max(0, self.seen - self.traced)

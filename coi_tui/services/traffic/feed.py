@@ -14,12 +14,15 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO
 
 from coi_tui.eras.nft.cli import NftCli
 from coi_tui.errors import CoiTuiError
+from coi_tui.models import Inventory, Mode
+from coi_tui.services.dns.cache import CacheError, cache_path, load_cache
 from coi_tui.services.traffic.attempts import Attempt, Counts
 from coi_tui.services.traffic.dns_log import DnsSeen, read_stream
 from coi_tui.services.traffic.names import NameBook
@@ -79,17 +82,25 @@ class TrafficFeed:
         self._opened = False
         self.problem: str | None = None
 
+    @property
+    def running(self) -> bool:
+        """Both readers are reading."""
+        return (self._opened and len(self._children) == 2
+                and all(child.poll() is None for child in self._children))
+
     def _mode_of(self, container: str) -> str | None:
         return self._watched.modes.get(container)
 
     def watch(self, watched: Watched) -> None:
+        """Follow what runs now; the table is touched only when the addresses changed."""
+        moved = set(watched.sources) != set(self._watched.sources)
         with self._lock:
             self._watched = watched
             self._assembler.container_of = watched.sources.get
             for source, names in watched.pinned.items():
                 self._names.pin(source, names)
             self._names.forget(set(watched.sources))
-        if self._opened:
+        if self._opened and moved:
             try:
                 self._table.watch(watched.sources)
             except CoiTuiError as error:
@@ -213,10 +224,27 @@ class TrafficFeed:
                        name=query or self._names.name(attempt.source, attempt.destination))
 
 
-def watched_of(containers: Sequence[tuple[str, str | None, str | None]],
-               pinned: Mapping[str, Mapping[str, str]] | None = None) -> Watched:
-    """(name, IPv4, recorded mode) of the running containers as what the feed watches."""
-    sources = {ip: name for name, ip, _mode in containers if ip}
-    return Watched(sources=sources, modes={name: mode for name, _ip, mode in containers},
-                   pinned={ip: (pinned or {}).get(name, {}) for name, ip, _m in containers
-                           if ip})
+def watched_from(inventory: Inventory, home: Path | None = None) -> Watched:
+    """The running containers with an IPv4, each with its recorded mode, and for allowlist
+    ones the names COI pinned for them (its IP cache)."""
+    home = home or Path.home()
+    sources: dict[str, str] = {}
+    modes: dict[str, str | None] = {}
+    pinned: dict[str, Mapping[str, str]] = {}
+    for state in inventory.containers:
+        container = state.container
+        if container.ipv4 is None or container.status.lower() != "running":
+            continue
+        sources[container.ipv4] = container.name
+        modes[container.name] = str(state.mode) if state.mode else None
+        if state.mode is Mode.ALLOWLIST:
+            pinned[container.ipv4] = _pinned_names(container.name, home)
+    return Watched(sources, modes, pinned)
+
+
+def _pinned_names(container: str, home: Path) -> dict[str, str]:
+    try:
+        cache = load_cache(cache_path(container, home))
+    except CacheError:
+        return {}
+    return {ip: name for name, ips in cache.domains.items() for ip in ips}

@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from coi_tui.services.traffic.attempts import SCHEMA, Attempt
@@ -39,8 +39,10 @@ def read(path: Path) -> Iterator[Attempt]:
 
 
 class History:
-    def __init__(self, path: Path, keep: int = KEEP, max_age: float = MAX_AGE) -> None:
+    def __init__(self, path: Path, keep: int = KEEP, max_age: float = MAX_AGE,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock
         self.keep = keep
         self.max_age = max_age
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +58,8 @@ class History:
         if self._lines > 2 * self.keep:
             self.trim()
 
-    def trim(self, now: float | None = None) -> None:
-        cutoff = (now or time.time()) - self.max_age
+    def trim(self) -> None:
+        cutoff = self._clock() - self.max_age
         kept = [a for a in read(self.path) if a.at >= cutoff][-self.keep:]
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".traffic.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

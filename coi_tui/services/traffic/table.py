@@ -3,9 +3,9 @@
 Its base chains run on the same hooks as COI's, before (priority raw) and after (500) every
 filter. On a hook, base chains of all tables run in priority order and `accept` ends only its
 own chain, so these see every new attempt of a watched address without changing any verdict:
-- `attempts` (forward) and `to_host` (input) count each new attempt per source (set element
-  counters; forward only, so that they compare with `passed`) and mark a rate-limited sample (per source, then overall) with `meta nftrace`, so
-  the kernel traces which rule of which table decides it;
+- `attempts` (forward) counts each new attempt per source (set element counters), and with
+  `to_host` (input) marks a rate-limited sample (per source, then overall) with `meta nftrace`,
+  so the kernel traces which rule of which table decides it;
 - `passed` (forward, last) counts the ones that went through: attempts - passed = blocked,
   exact, whatever the sample kept;
 - each reading process adds chains `names_*_<group>` that copy the watched containers' DNS

@@ -1,0 +1,183 @@
+"""The Traffic view: what the containers tried to reach, newest first, by name, with the
+verdict and the rule that decided; blocked/s per container as a sparkline of the last minutes;
+`a` on a rejected attempt offers to let that destination through (reviewed, then applied).
+
+The summary line says whether the feed is readable (and the fix when it is not), how many
+attempts the rate limit kept out, and blocked/s now. The row under the table has the
+highlighted attempt's rule in full. The view does no I/O: the host feeds it `FeedUpdate`s
+(`show_update`) with the watched containers' names, and handles `GrantRequested`."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Mapping
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Sparkline, Static
+
+from coi_tui.services.traffic.attempts import Attempt, Counts, Verdict
+from coi_tui.services.traffic.feed import COUNTS_EVERY, FeedUpdate
+from coi_tui.ui.actions import bindings
+from coi_tui.ui.widgets.list_table import Column, ListTable
+
+KEEP = 500  # attempts in the list; watch's history keeps more
+SPARK = 150  # samples of blocked/s: 5 minutes at one per COUNTS_EVERY
+COLUMNS = (
+    Column("time", "Time", priority=0, max_width=8),
+    Column("container", "Container", priority=0, max_width=16),
+    Column("verdict", "Verdict", priority=0, max_width=8),
+    Column("target", "Target", priority=0, fill=True, max_width=60, min_width=14),
+    Column("why", "Why", priority=0, max_width=26),
+    Column("address", "Address", priority=2, address=True, max_width=40),
+    Column("rule", "Rule", priority=3, fill=True, max_width=200, min_width=20),
+)
+VERDICT_TEXT = {Verdict.REACHED: "reached", Verdict.REJECTED: "REJECTED",
+                Verdict.DROPPED: "DROPPED"}
+VERDICT_COLOURS = {"REJECTED": "error", "DROPPED": "warning", "reached": "success"}
+
+LEGEND = (
+    ("reached", "went through every table on the host"),
+    ("REJECTED", "stopped by COI's rules (or coi-tui's backstop, which holds them)"),
+    ("DROPPED", "passed COI, stopped by another table (named in Why)"),
+    ("Target", "the name it was for (its own DNS answers, COI's pins), and the port"),
+    ("Why", "the deciding rule in words; the line under the table has the rule itself"),
+    ("blocked/s", "exact, from the kernel's counters; the list is a rate-limited sample"),
+    ("limited", "attempts the rate limit left out of the list (counted in blocked/s)"),
+    ("a", "on a REJECTED row: let that destination through (timed or until it stops)"),
+)
+
+
+def colour_of(_key: str, column: str, value: str) -> str:
+    return VERDICT_COLOURS.get(value, "") if column == "verdict" else ""
+
+
+class GrantRequested(Message):
+    """`a` on a rejected attempt: offer what lets it through, for the container's mode."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        super().__init__()
+        self.attempt = attempt
+
+
+def row_of(attempt: Attempt) -> tuple[str, ...]:
+    return (time.strftime("%H:%M:%S", time.localtime(attempt.at)), attempt.container,
+            VERDICT_TEXT[attempt.verdict],
+            attempt.target, attempt.why, attempt.destination, attempt.rule or "")
+
+
+def rates(before: Counts | None, after: Counts, seconds: float,
+          names: Mapping[str, str]) -> dict[str, float]:
+    """blocked/s per container between two readings; a counter that went back (the table was
+    made again) counts from zero, never negative."""
+    out: dict[str, float] = {}
+    for source, name in names.items():
+        now = after.blocked(source)
+        then = before.blocked(source) if before is not None else now
+        out[name] = max(0, now - then if now >= then else now) / max(seconds, 1e-3)
+    return out
+
+
+class TrafficView(Vertical):
+    BINDINGS = bindings("traffic")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._attempts: deque[Attempt] = deque(maxlen=KEEP)
+        self._serial = 0
+        self._keys: dict[str, Attempt] = {}
+        self._counts: Counts | None = None
+        self._counted_at = 0.0
+        self._blocked: deque[float] = deque([0.0] * SPARK, maxlen=SPARK)
+        self._rates: dict[str, float] = {}
+        self.problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("feed: starting", id="traffic-summary", markup=False)
+        with Horizontal(id="traffic-spark-row"):
+            yield Static("blocked/s", id="traffic-spark-label", markup=False)
+            yield Sparkline(list(self._blocked), id="traffic-spark")
+        yield ListTable(COLUMNS, table_id="traffic-table", sortable=False,
+                        name_column="container", style_for=colour_of, id="traffic-list")
+        yield Static("", id="traffic-detail", markup=False)
+
+    @property
+    def rows_list(self) -> ListTable:
+        return self.query_one("#traffic-list", ListTable)
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return list(self._attempts)
+
+    def show_update(self, update: FeedUpdate, names: Mapping[str, str]) -> None:
+        """`names`: watched source address -> container name."""
+        if update.problem:
+            self.problem = update.problem
+        if update.counts is not None:
+            now = time.monotonic()
+            elapsed = now - self._counted_at if self._counted_at else COUNTS_EVERY
+            self._rates = rates(self._counts, update.counts, elapsed, names)
+            self._counts, self._counted_at = update.counts, now
+            self._blocked.append(sum(self._rates.values()))
+            if self.is_mounted:
+                self.query_one("#traffic-spark", Sparkline).data = list(self._blocked)
+        for attempt in update.attempts:
+            self._attempts.appendleft(attempt)
+        if update.attempts and self.is_mounted:
+            self._render_rows()
+        self._summary()
+
+    def _render_rows(self) -> None:
+        rows: dict[str, tuple[str, ...]] = {}
+        self._keys = {}
+        for index, attempt in enumerate(self._attempts):
+            key = f"{attempt.at:.6f}/{index}"
+            self._keys[key] = attempt
+            rows[key] = row_of(attempt)
+        self.rows_list.show_rows(rows)
+        self._detail()
+
+    def _summary(self) -> None:
+        if not self.is_mounted:
+            return
+        if self.problem:
+            text = self.problem
+        else:
+            shown = len(self._attempts)
+            rejected = sum(1 for a in self._attempts if a.verdict is not Verdict.REACHED)
+            limited = self._counts.limited if self._counts else 0
+            busiest = sorted(((r, n) for n, r in self._rates.items() if r > 0), reverse=True)
+            now = ", ".join(f"{n} {r:.1f}" for r, n in busiest[:3]) or "0"
+            text = (f"{shown} attempts, {rejected} stopped | limited {limited} | "
+                    f"blocked/s: {now}")
+        self.query_one("#traffic-summary", Static).update(text)
+
+    def selected(self) -> Attempt | None:
+        key = self.rows_list.cursor_key()
+        return self._keys.get(key) if key else None
+
+    def _detail(self) -> None:
+        attempt = self.selected()
+        text = ""
+        if attempt is not None:
+            rule = f"{attempt.where}: {attempt.rule}" if attempt.rule else attempt.why
+            text = f"{attempt.source} -> {attempt.destination}:{attempt.port or '-'} " \
+                   f"{attempt.protocol}  {rule}"
+        self.query_one("#traffic-detail", Static).update(text)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    def action_grant(self) -> None:
+        attempt = self.selected()
+        if attempt is None or attempt.verdict is not Verdict.REJECTED:
+            self.app.notify("a: pick a REJECTED attempt", severity="warning")
+            return
+        self.post_message(GrantRequested(attempt))
+
+    def action_clear(self) -> None:
+        self._attempts.clear()
+        self._render_rows()
+        self._summary()
