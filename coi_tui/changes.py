@@ -7,6 +7,7 @@ very same Plan object the engine then runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from coi_tui.services.dns.cache import (
     save_cache,
 )
 from coi_tui.services.dns.records import DomainStatus
+from coi_tui.services.grants import GrantRecord, GrantsError, grants_path, load_grants, openings_for
 from coi_tui.services.inventory import mode_of
 from coi_tui.services.resolve import Resolution, is_ipv4_literal, resolve_allowlist
 
@@ -37,6 +39,21 @@ Resolver = Callable[[NetworkSettings], Resolution]
 Pinned = Callable[[Container], tuple[str, ...] | None]
 # COI's IP cache of a container, None when there is none (or it does not parse).
 CachedIps = Callable[[Container], IpCache | None]
+# coi-tui's grants (services/grants.py): part of each container's desired rules
+Grants = Callable[[], Sequence[GrantRecord]]
+
+
+def grants_reader(home: Path | None = None) -> Grants:
+    """The grants file under `home` (None: the user's home, at each read). Unreadable: no
+    grant counts (more closed, never more open); `coi-tui allow` says why."""
+
+    def grants() -> Sequence[GrantRecord]:
+        try:
+            return load_grants(grants_path(home or Path.home()))
+        except GrantsError:
+            return ()
+
+    return grants
 
 
 def cache_reader(home: Path | None = None) -> CachedIps:
@@ -149,8 +166,12 @@ class ChangePlanner:
         *,
         era: CoiEra,
         cached: CachedIps | None = None,
+        grants: Grants | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.era = era
+        self.grants = grants or grants_reader()
+        self._clock = clock
         self._cached = cached or cache_reader()  # COI's IP cache: a failed domain keeps it
         self.containers = containers
         self._settings = settings
@@ -199,10 +220,28 @@ class ChangePlanner:
                 allowed[domain] = (*allowed[domain], *kept)
         return allowed
 
+    @property
+    def settings(self) -> NetworkSettings:
+        return self._settings
+
+    def settings_for(self, container: Container, mode: Mode) -> NetworkSettings:
+        """The settings with the container's grants in force (they are desired too)."""
+        openings = openings_for(self.grants(), container, mode, self._clock())
+        return replace(self._settings, openings=openings) if openings else self._settings
+
     def _transition(self, container: Container, mode: Mode, live: Sequence[CoiRule],
                     allowed: Allowed) -> Plan:
-        return self.era.transition(container, live, mode, self._settings,
+        return self.era.transition(container, live, mode, self.settings_for(container, mode),
                                    self._gateway(container), allowed)
+
+    def answers(self, container: Container) -> Allowed:
+        """The allowlist answers a re-apply installs for the container: pinned, else
+        resolved (COI's error when nothing resolves)."""
+        pinned = self._pinned(container) if self._pinned is not None else None
+        if pinned:
+            return self._allowed(None, pinned)
+        resolution = self._resolution([Mode.ALLOWLIST], [container])
+        return self._allowed(self._with_cache(resolution, container)[0] if resolution else None)
 
     def _resolution(self, modes: Iterable[Mode],
                     targets: Sequence[Container] = ()) -> Resolution | None:
@@ -261,11 +300,11 @@ class ChangePlanner:
                       stale=tuple(stale), resolutions=resolutions)
 
     def reapply(self, live: Iterable[CoiRule], *, only_recorded: bool = False,
-                moved_from: Iterable[str] = ()) -> Change:
+                moved_from: Iterable[str] = (), names: Sequence[str] = ()) -> Change:
         """Desired rules back wherever they drifted: every container with a mode (recorded, or
-        with `only_recorded=False` also inferred from its rules). `moved_from`: addresses that
-        containers had before their IPv4 changed; their rules go too, unless an instance holds
-        that address again."""
+        with `only_recorded=False` also inferred from its rules), or only those in `names`.
+        `moved_from`: addresses that containers had before their IPv4 changed; their rules go
+        too, unless an instance holds that address again."""
         live = tuple(live)
         wanted: list[tuple[Container, Mode]] = []
         everyone = self.containers.list_containers()
@@ -275,7 +314,7 @@ class ChangePlanner:
             for ip in dict.fromkeys(moved_from) if ip not in taken
         ]
         for c in everyone:
-            if c.ipv4 is None:
+            if c.ipv4 is None or (names and c.name not in names):
                 continue
             mode, _source = mode_of(c, owned(c, live), self.era)
             if mode is None or (only_recorded and not c.mode_key):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from coi_tui.errors import CoiTuiError
 
 SUBCOMMANDS = ("status", "rules", "check", "apply", "remove", "config", "dns", "watch",
-               "orphans")
+               "orphans", "flows", "ipv6", "allow", "traffic")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -36,6 +36,14 @@ class Isolation(StrEnum):
     BACKSTOP = "backstop"
 
 
+class Ipv6(StrEnum):
+    """A container's IPv6, from Incus state. COI's firewalld-era rules are IPv4 only."""
+
+    OFF = "off"  # no inet6 address at all
+    LINK_LOCAL = "link-local"  # fe80::/10 only: never routed past the bridge
+    GLOBAL = "global"  # a global or ULA address: routed, past every IPv4 rule
+
+
 class CoiRule(Protocol):
     """A rule of COI's as every layer above an era's backend reads it: DirectRule in the
     firewalld era; nft_rules.NftCoiRule / NftCoiSet / NftCoiChain in the nft era."""
@@ -78,6 +86,7 @@ class Container:
     # Where a stopped instance's address is recorded: its eth0 MAC (DHCP lease) or static IPv4
     hwaddr: str | None = None
     static_ipv4: str | None = None
+    ipv6: Ipv6 = Ipv6.OFF
 
     @property
     def key(self) -> str:
@@ -114,6 +123,19 @@ class HostEntry:
 
 
 @dataclass(frozen=True)
+class Opening:
+    """A grant of coi-tui's on top of a container's mode (never from COI's config): one
+    destination reachable on one port (all when None), a name for /etc/hosts. `ended`: a
+    grant that just ended, whose name leaves /etc/hosts (it opens nothing)."""
+
+    address: str
+    port: int | None = None
+    name: str | None = None
+    expires_in: int | None = None  # seconds left (nft: the element's timeout); None: none
+    ended: bool = False
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     """The effective [network] settings that shape a rule set."""
 
@@ -128,6 +150,8 @@ class NetworkSettings:
     dns_servers: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = ()
     hosts: tuple[HostEntry, ...] = ()
+    # coi-tui's grants for the one container being planned (keep/grants.py), never config
+    openings: tuple[Opening, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,15 @@ class ContainerState:
     veth_master: str | None = None
     isolation: Isolation | None = None  # None: nothing to isolate (no IPv4)
     reason: str = ""  # why the isolation is what it is, for a person
+    # nft era: COI's `ip6 coi` drop on its veth holds every forwarded IPv6 packet of it
+    ipv6_dropped: bool = False
+
+    @property
+    def ipv6_bypass(self) -> bool:
+        """Routed IPv6 that nothing drops, on a container whose mode blocks something: every
+        IPv4 rule of that mode is passed by."""
+        return (self.container.ipv6 is Ipv6.GLOBAL and not self.ipv6_dropped
+                and self.mode in (Mode.RESTRICTED, Mode.ALLOWLIST))
 
     @property
     def unprotected(self) -> bool:

@@ -20,7 +20,7 @@ from coi_tui.models import CoiRule
 # What a step's verification reads: every COI rule (or nft object) now, read once per plan.
 Present = Callable[[], Sequence[CoiRule]]
 
-_SIGNS = {"add": "+", "insert": "+", "delete": "-", "remove": "-", "flush": "-"}
+_SIGNS = {"add": "+", "insert": "+", "delete": "-", "remove": "-", "flush": "-", "set": "="}
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,9 @@ class Plan:
         return tuple(line for step in self.steps for line in step.lines())
 
     def counts(self) -> dict[str, int]:
-        """How many lines add (+) and how many take away (-)."""
+        """How many lines add (+), take away (-) and set a value (=)."""
         lines = self.lines()
-        return {sign: sum(1 for line in lines if line.sign == sign) for sign in "+-"}
+        return {sign: sum(1 for line in lines if line.sign == sign) for sign in "+-="}
 
 
 def review_lines(plan: Plan) -> list[str]:
@@ -105,7 +105,8 @@ def plan_summary(plan: Plan) -> str:
     if plan.empty:
         return "nothing to change"
     counts, lines = plan.counts(), len(plan.lines())
-    changes = f"{counts['+']} to add, {counts['-']} to remove"
+    changes = f"{counts['+']} to add, {counts['-']} to remove" + (
+        f", {counts['=']} to set" if counts["="] else "")
     whole = any(len(step.lines()) > 1 for step in plan.steps)
     if len(plan) == 1 and whole:
         return f"one transaction, {lines} lines: {changes}, all or nothing"

@@ -11,15 +11,16 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
 
 from coi_tui.backends.base import ContainerBackend, EventSink, FirewallBackend
 from coi_tui.backends.incus import POLL_TIMEOUT, TIMEOUT, IncusBackend, IncusEvents
 from coi_tui.backends.links import list_links
-from coi_tui.changes import ChangePlanner, Pinned
+from coi_tui.changes import ChangePlanner, Pinned, grants_reader
 from coi_tui.eras.detect import EraChoice, Probe, choose_era
 from coi_tui.eras.firewalld.access import FirewallSignals, open_firewall
 from coi_tui.eras.firewalld.backstop import Backstop, chain_name, direct, live_chains
@@ -39,6 +40,7 @@ from coi_tui.services.checks import Check, run_checks, run_nft_checks
 from coi_tui.services.config import ConfigError, Locations, load_effective
 from coi_tui.services.config.layers import builtin_defaults
 from coi_tui.services.dns.cache import cached_allowlist
+from coi_tui.services.grants import openings_for
 from coi_tui.services.inventory import ExpectedRules, InventorySource
 
 
@@ -140,6 +142,7 @@ def pinned_allowlist(settings: NetworkSettings, home: Path | None = None) -> Pin
 def expected_rules(settings: NetworkSettings, home: Path | None = None,
                    *, era: CoiEra) -> ExpectedRules:
     pinned = pinned_allowlist(settings, home)
+    grants = grants_reader(home)
 
     def expected(
         container: Container, mode: Mode, gateway: str | None
@@ -149,8 +152,10 @@ def expected_rules(settings: NetworkSettings, home: Path | None = None,
         ips = pinned(container) if mode is Mode.ALLOWLIST else ()
         if ips is None:
             return None  # nothing pinned yet: unknown, never an empty allowlist
+        # its grants in force are desired too: the keeper must not take them away
+        mine = replace(settings, openings=openings_for(grants(), container, mode, time.time()))
         try:
-            return era.desired(container, mode, settings, gateway,
+            return era.desired(container, mode, mine, gateway,
                                dict.fromkeys(settings.allowed_domains, ips))
         except CoiTuiError:
             return None  # a policy the era refuses (e.g. no veth yet): not judged

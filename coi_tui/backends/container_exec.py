@@ -76,7 +76,8 @@ class IncusExec:
         node = api.logs  # type: ignore[attr-defined]
         for part in parts:
             node = node[part]
-        text = node.get(params=params).content.decode("utf-8", "replace")
+        # is_api=False: raw output, which pylxd would otherwise parse as JSON ("1" broke it)
+        text = node.get(params=params, is_api=False).content.decode("utf-8", "replace")
         with contextlib.suppress(Exception):  # a log left behind is harmless
             node.delete(params=params)
         return str(text)

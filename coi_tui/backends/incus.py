@@ -6,6 +6,7 @@ Every failure surfaces as a one-line CoiTuiError; no pylxd or requests traceback
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import threading
@@ -24,7 +25,7 @@ from pylxd.models.operation import Operation
 
 from coi_tui.backends.base import EventSink
 from coi_tui.errors import BackendUnavailable, BadInput, PermissionDenied
-from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, Container, Network
+from coi_tui.models import FROZEN_BY_GUARD_KEY, MODE_CONFIG_KEY, Container, Ipv6, Network
 
 SOCKET_NAME = "unix.socket"
 # (connect, read) seconds. Changes wait for Incus's operations; a poll must not: a hung incusd
@@ -83,6 +84,17 @@ def _ipv4(nic: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def ipv6_of(network: Mapping[str, Any]) -> Ipv6:
+    """Every interface but loopback counts: IPv6 on any of them passes IPv4 rules."""
+    inet6 = [ipaddress.IPv6Address(str(a["address"]).split("%")[0])
+             for name, nic in network.items()
+             if name != "lo" and (nic or {}).get("type") != "loopback"
+             for a in (nic or {}).get("addresses") or [] if a.get("family") == "inet6"]
+    if any(not a.is_link_local for a in inet6):
+        return Ipv6.GLOBAL
+    return Ipv6.LINK_LOCAL if inet6 else Ipv6.OFF
+
+
 def container_from_api(raw: Mapping[str, Any]) -> Container:
     """Maps one `recursion=2` instance record of the Incus API to a Container."""
     state = raw.get("state") or {}
@@ -101,6 +113,7 @@ def container_from_api(raw: Mapping[str, Any]) -> Container:
         held=config.get(FROZEN_BY_GUARD_KEY) == "true",
         hwaddr=config.get("volatile.eth0.hwaddr") or device.get("hwaddr") or None,
         static_ipv4=device.get("ipv4.address") or None,
+        ipv6=ipv6_of(state.get("network") or {}),
     )
 
 
@@ -149,14 +162,26 @@ class IncusBackend:
                 for lease in response.json()["metadata"] or []
                 if lease.get("hwaddr") and ":" not in str(lease.get("address", ":"))}
 
+    def _record(self, container: Container) -> dict[str, Any]:
+        with _incus_errors(self.socket):
+            api = self._client.api.instances[container.name]
+            try:
+                response = api.get(params={"project": container.project})
+            except NotFound as error:
+                raise BadInput(f"no such container: {container.name}") from error
+        record: dict[str, Any] = response.json()["metadata"]
+        return record
+
+    def config_value(self, container: Container, key: str) -> str | None:
+        """One key of the container's own config (not its profiles'), None when unset."""
+        value = (self._record(container).get("config") or {}).get(key)
+        return None if value is None else str(value)
+
     def set_config(self, container: Container, key: str, value: str | None) -> None:
+        current = self._record(container)
         with _incus_errors(self.socket):
             api = self._client.api.instances[container.name]
             params = {"project": container.project}
-            try:
-                current = api.get(params=params).json()["metadata"]
-            except NotFound as error:
-                raise BadInput(f"no such container: {container.name}") from error
             if value is not None:
                 api.patch(json={"config": {key: value}}, params=params)
             elif key in (current.get("config") or {}):

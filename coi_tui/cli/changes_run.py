@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.changes import BuildChange, Change, ChangePlanner, fresh_job, stale_line, stale_record
+from coi_tui.changes import (
+    BuildChange,
+    Change,
+    ChangePlanner,
+    fresh_job,
+    job_for,
+    stale_line,
+    stale_record,
+)
 from coi_tui.cli.output import print_json
 from coi_tui.plans import Plan, plan_summary, review_lines
 from coi_tui.runtime.audit import AuditLog
@@ -52,9 +61,11 @@ def print_stale(change: Change | None) -> None:
         print(f"  {stale_line(change.stale)}")
 
 
-def run_change(args: argparse.Namespace, build: BuildChange) -> int:
+def run_change(args: argparse.Namespace, build: BuildChange,
+               confirm: Callable[[Plan], bool] | None = None) -> int:
     """--dry-run plans and prints; otherwise the engine plans once it holds the host's writer
-    lock (so two writers never interleave) and runs that plan."""
+    lock (so two writers never interleave) and runs that plan. `confirm`: the plan is printed
+    first and runs only if it says yes (an empty plan is not asked about)."""
     settings = settings_from_args(args)
     if getattr(args, "allow", None):
         settings = replace(settings, allowed_domains=tuple(args.allow))
@@ -62,19 +73,26 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     containers: ContainerBackend = open_containers(scope)
     planner = ChangePlanner(containers, settings, era=coi_era(scope))
     as_json = getattr(args, "json", False)
-    if args.dry_run:
+    reviewed: Change | None = None  # confirmed: it runs only if planned alike under the lock
+    if args.dry_run or confirm is not None:
         firewall = open_coi_firewall(scope)
         try:
             change = build(planner, firewall)
         finally:
             firewall.close()
-            containers.close()
+            if args.dry_run:
+                containers.close()
         if as_json:
             print_json({**plan_record(change.plan), **stale_fields(change), "applied": False})
         else:
             print_plan(change.plan)
             print_stale(change)
-        return 0
+        if args.dry_run:
+            return 0
+        if change.plan.empty or confirm is None or not confirm(change.plan):
+            containers.close()
+            return 0
+        reviewed = change
     started: list[JobStarted] = []
     finished: list[JobFinished] = []
     built: list[Change] = []  # the change the engine planned under the lock
@@ -86,7 +104,7 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
     def report(event: EngineEvent) -> None:
         if isinstance(event, JobStarted):
             started.append(event)
-            if not as_json:
+            if not as_json and reviewed is None:
                 print_plan(event.plan)
                 print_stale(built[-1] if built else None)
         elif isinstance(event, StepDone) and not as_json:
@@ -98,7 +116,8 @@ def run_change(args: argparse.Namespace, build: BuildChange) -> int:
 
     engine = FirewallEngine(lambda: open_coi_firewall(scope), report, AuditLog()).start()
     try:
-        engine.submit(fresh_job("change", containers, build_now))
+        engine.submit(job_for(reviewed, containers, build_now) if reviewed else
+                      fresh_job("change", containers, build_now))
         engine.wait_idle()
     finally:
         engine.stop()

@@ -8,6 +8,7 @@ from typing import Any
 from coi_tui.cli.output import print_json, print_table
 from coi_tui.errors import BackendUnavailable
 from coi_tui.models import ContainerState, Inventory, Isolation
+from coi_tui.services.checks import IPV6_FIX
 from coi_tui.wiring import Scope, inventory_source, view_settings, with_backstop
 
 
@@ -34,6 +35,9 @@ def container_record(state: ContainerState) -> dict[str, object]:
         "exposed": state.exposed,
         "isolation": state.isolation.value if state.isolation else None,
         "reason": state.reason,
+        "ipv6": c.ipv6.value,
+        "ipv6_dropped": state.ipv6_dropped,
+        "ipv6_bypass": state.ipv6_bypass,
     }
 
 
@@ -99,4 +103,8 @@ def run(args: argparse.Namespace) -> int:
         if inventory.exposed:
             names = ", ".join(s.container.name for s in inventory.exposed)
             print(f"EXPOSED: isolation not in force for {names}")
+        bypass = [s.container.name for s in inventory.containers if s.ipv6_bypass]
+        if bypass:
+            print(f"IPv6!: routed IPv6 passes every IPv4 rule of {', '.join(bypass)} "
+                  f"(fix: {IPV6_FIX} {' '.join(bypass)})")
     return 0 if inventory.in_force else 1

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -100,6 +100,8 @@ def _follow(args: argparse.Namespace) -> int:
     feed.start()
     counts: Counts | None = None
     printer = _Printer(args.json, args.names)
+    if feed.running:
+        printer.started(sorted(feed.watched.sources.values()))
     try:
         next_snapshot = time.monotonic() + SNAPSHOT_EVERY
         while not stop.is_set() and (until is None or time.monotonic() < until):
@@ -112,6 +114,8 @@ def _follow(args: argparse.Namespace) -> int:
                     print(f"coi-tui: traffic: {update.problem}", file=sys.stderr)
                     if not feed.running:
                         return 1
+                if update.note:
+                    print(f"coi-tui: traffic: {update.note}", file=sys.stderr)
                 counts = update.counts or counts
                 printer.attempts(update.attempts)
             if time.monotonic() >= next_snapshot:
@@ -120,10 +124,11 @@ def _follow(args: argparse.Namespace) -> int:
                     feed.watch(watched_from(source.snapshot()))
                 except CoiTuiError as error:
                     print(f"coi-tui: traffic: {error}", file=sys.stderr)
+        counts = feed.counts() or counts
     finally:
         feed.stop()
         source.close()
-    printer.summary(counts)
+    printer.summary(counts, feed.watched.sources)
     return 0
 
 
@@ -146,12 +151,27 @@ class _Printer:
             print("  ".join("-" if v is None else str(v) for v in attempt_line(attempt)),
                   flush=True)
 
-    def summary(self, counts: Counts | None) -> None:
+    def started(self, names: Sequence[str]) -> None:
+        """Once the readers listen: from here on no attempt is missed."""
+        shown = [n for n in names if not self._names or n in self._names]
+        if self._json:
+            print(json.dumps({"schema": SCHEMA, "type": "started", "watching": shown}),
+                  flush=True)
+        else:
+            print(f"watching {len(shown)} container(s); Ctrl-C stops", file=sys.stderr)
+
+    def summary(self, counts: Counts | None, names: Mapping[str, str]) -> None:
+        """The kernel's exact totals since the table was made, per container."""
         if counts is None:
             return
+        shown = {ip: name for ip, name in names.items()
+                 if not self._names or name in self._names}
         if self._json:
-            print(json.dumps({"schema": SCHEMA, "type": "counts", "attempts": counts.attempts,
-                              "passed": counts.passed, "limited": counts.limited}))
+            print(json.dumps({
+                "schema": SCHEMA, "type": "counts",
+                "attempts": {name: counts.attempts.get(ip, 0) for ip, name in shown.items()},
+                "blocked": {name: counts.blocked(ip) for ip, name in shown.items()},
+                "limited": counts.limited}))
         elif counts.limited:
             print(f"{counts.limited} attempt(s) were left out of the feed by its rate limit "
                   "(counted in the totals)")

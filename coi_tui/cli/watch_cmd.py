@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -32,6 +33,8 @@ from coi_tui.runtime.engine import (
 from coi_tui.runtime.hostlock import WATCH, HostLock
 from coi_tui.services.dns.report import refresh_line
 from coi_tui.services.own_settings import freeze_after_value, load_own_settings
+from coi_tui.services.traffic.feed import FeedUpdate, TrafficFeed, watched_from
+from coi_tui.services.traffic.history import History, history_path
 from coi_tui.wiring import Scope, keeper_parts, settings_from_args
 
 
@@ -47,6 +50,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--no-backstop", action="store_true",
                         help="firewalld era: keep no nft table of coi-tui's own (firewalld "
                              "stopping then opens what the modes block until it is back)")
+    parser.add_argument("--no-traffic", action="store_true",
+                        help="keep no history of attempts (the traffic feed stays off)")
     parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                         help="snapshot at least this often (events wake it at once)")
     parser.set_defaults(func=run)
@@ -101,6 +106,18 @@ class IsolationLog:
                 self._log(line)
 
 
+def traffic_history(log: Log) -> TrafficFeed:
+    """The feed, into the bounded history `coi-tui traffic` reads; a problem is logged once."""
+    history = History(history_path(Path.home()))
+
+    def sink(update: FeedUpdate) -> None:
+        if update.problem or update.note:
+            log(f"traffic: {update.problem or update.note}")
+        history.add(update.attempts)
+
+    return TrafficFeed(sink)
+
+
 def run(args: argparse.Namespace) -> int:
     watch_lock = HostLock(WATCH)
     if not watch_lock.try_acquire():
@@ -147,20 +164,33 @@ def _watch(args: argparse.Namespace) -> int:
             last_refresh[0] = result.at
             log(f"dns: {refresh_line(state)}")
 
+    feed = None if args.no_traffic else traffic_history(log)
+
+    def inventory(snapshot: Inventory) -> None:
+        isolation_log(snapshot)
+        if feed is not None:
+            feed.watch(watched_from(snapshot))
+
     parts = keeper_parts(scope, settings, freeze_after, backstop_on=not args.no_backstop)
     if not settings.allowed_domains:
         parts = replace(parts, make_refresher=None)
-    keeper = HostKeeper(parts, Sinks(isolation_log, engine_event, dns_state, backend_event, log),
+    keeper = HostKeeper(parts, Sinks(inventory, engine_event, dns_state, backend_event, log),
                         settings, interval=args.interval)
     guard = f"after {freeze_after:g}s" if freeze_after else "off"
     backstop = "on" if parts.backstop is not None else "off"
     log(f"coi-tui watch (PID {os.getpid()}) keeps isolation on this host; freeze guard {guard}; "
         f"backstop {backstop}")
     keeper.start()
+    if feed is not None:
+        feed.start()
+        if feed.running:
+            log(f"traffic: reading; history in {history_path(Path.home())}")
     try:
         while not stop.wait(0.5):
             pass
     finally:
         keeper.stop()
+        if feed is not None:
+            feed.stop()
         log("stopped")
     return 0

@@ -17,10 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from coi_tui.backends.base import ContainerBackend, FirewallBackend
-from coi_tui.changes import ChangePlanner, record_outcome
+from coi_tui.changes import ChangePlanner, Grants, grants_reader, record_outcome
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.grants import ending_job
 from coi_tui.models import FROZEN_BY_GUARD_KEY, ContainerState, Inventory, Isolation, ModeSource
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import Built, FirewallEngine, Job, JobFinished
@@ -56,6 +58,7 @@ class Enforcer:
         wake: Callable[[], None] = lambda: None,
         others_writing: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
+        grants: Grants | None = None,
     ) -> None:
         self._engine = engine
         self._make_planner = make_planner
@@ -76,6 +79,8 @@ class Enforcer:
         self._down_since: float | None = None
         self._told_unneeded: set[str] = set()  # the backstop holds them: said once
         self.active = True  # False while another process (a `watch`) enforces
+        self._grants = grants or grants_reader()  # an ended one goes by a plan
+        self._expiring = False
 
     # ------------------------------------------------------------ from watcher threads
     def on_event(self, event: str, payload: object = None) -> None:
@@ -114,6 +119,29 @@ class Enforcer:
             self._moved.clear()
             self._thaw([s for s in inventory.containers
                         if s.container.held and s.isolation is Isolation.OK])
+            self._expire_grants(inventory)
+
+    def _expire_grants(self, inventory: Inventory) -> None:
+        """A grant whose time is up (or whose container stopped) goes by a plan, at once."""
+        if self._expiring or self._others_writing():
+            return
+        containers = {s.container.name: s.container for s in inventory.containers}
+        now = time.time()
+        if not any(g.ended(containers.get(g.container), now) for g in self._grants()):
+            return
+
+        def finished(event: JobFinished) -> None:
+            self._expiring = False
+            for line in event.warnings:
+                self.say(line)
+            if not event.ok:
+                self.say(f"could NOT expire grants: "
+                         f"{'; '.join(event.verify_diff) or event.error or 'cancelled'}")
+            self._wake()
+
+        self._expiring = True
+        job = ending_job(self._make_planner, audit=self._audit)
+        self._engine.submit(replace(job, on_finished=finished))
 
     def _track_addresses(self, inventory: Inventory) -> None:
         for state in inventory.containers:

@@ -44,7 +44,7 @@ class Cancelled(CoiTuiError):
     """The wait for a lock was given up."""
 
 
-def _open(path: Path) -> int:
+def open_lock_file(path: Path) -> int:
     # Without O_CREAT first: Debian's fs.protected_regular refuses O_CREAT on another user's
     # file in a sticky directory such as /run/lock, even when its mode allows writing.
     try:
@@ -78,7 +78,7 @@ class HostLock:
             if self._fd is not None:
                 return True
             try:
-                fd = _open(self.path)
+                fd = open_lock_file(self.path)
             except OSError as error:
                 raise CoiTuiError(f"cannot open the lock {self.path}: {error.strerror}") from None
             try:
@@ -121,7 +121,7 @@ class HostLock:
         if self._fd is not None:
             return None
         try:
-            fd = _open(self.path)
+            fd = open_lock_file(self.path)
         except OSError:
             return None
         try:

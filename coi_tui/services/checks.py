@@ -11,6 +11,7 @@ from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.eras.firewalld.access import Firewalld
 from coi_tui.eras.firewalld.backstop import chain_ip, live_chains
 from coi_tui.errors import CoiTuiError
+from coi_tui.models import Inventory, Ipv6
 from coi_tui.runtime.hostlock import BACKSTOP, HostLock
 
 Level = Literal["ok", "warn", "fail"]
@@ -22,6 +23,7 @@ FIREWALLD_FIX = (
 )
 SUDO_FIX = "add a sudoers line: $USER ALL=(ALL) NOPASSWD: /usr/bin/firewall-cmd"
 DEFAULT_BRIDGE = "incusbr0"
+IPV6_FIX = "coi-tui ipv6-off"  # the fix for the IPv6 bypass, followed by the names
 
 
 @dataclass(frozen=True)
@@ -185,3 +187,23 @@ def _flow_cut_check() -> Check:
         return Check("flow cutting", "ok", f"conntrack via {detail}")
     return Check("flow cutting", "warn", f"existing flows survive a tightening: {detail}",
                  f"add to sudoers: {conntrack.sudoers_line()}")
+
+
+def ipv6_checks(inventory: Inventory) -> list[Check]:
+    """The IPv6 bypass, per container: a routed IPv6 address passes every IPv4 rule (COI's
+    firewalld era has no other); the nft era's `ip6 coi` drop holds it."""
+    incus = inventory.backend("incus")
+    if incus is None or not incus.ok:
+        return []  # the incus check already says why
+    checks = []
+    for state in inventory.containers:
+        name, mode = state.container.name, state.mode
+        if state.ipv6_bypass:
+            checks.append(Check(f"ipv6 {name}", "warn", f"a routed IPv6 address passes every "
+                                f"IPv4 rule of its {mode} mode", f"{IPV6_FIX} {name} (off now and "
+                                "across restarts, reviewed first)"))
+        elif state.container.ipv6 is Ipv6.GLOBAL and state.ipv6_dropped:
+            checks.append(Check(f"ipv6 {name}", "ok", "IPv6 dropped by COI (ip6 coi)"))
+    if not checks:
+        checks.append(Check("ipv6", "ok", "no container's IPv6 passes its mode's rules"))
+    return checks

@@ -46,6 +46,13 @@ def mode_of(
 ENFORCING = (Mode.RESTRICTED, Mode.ALLOWLIST)  # modes that reject something
 
 
+def ipv6_dropped(container: Container, mine: Iterable[CoiRule]) -> bool:
+    """COI's nft era drops a container's forwarded IPv6 in `ip6 coi` (`iifname <veth> drop`):
+    only a drop on the veth it has now holds it (a restart gives it a new one)."""
+    return container.veth is not None and any(
+        r.ipv == "ip6" and r.verdict == "DROP" and container.veth in r.args for r in mine)
+
+
 def isolation_of(
     container: Container,
     mode: Mode | None,
@@ -140,6 +147,7 @@ def join_inventory(
                 veth_master=link.master if link else None,
                 isolation=isolation,
                 reason=reason,
+                ipv6_dropped=ipv6_dropped(c, mine),
             )
         )
     return Inventory(

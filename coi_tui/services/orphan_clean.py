@@ -44,6 +44,9 @@ from coi_tui.services.orphans import (
     find_orphans,
     no_longer,
 )
+from coi_tui.services.traffic.table import FAMILY as TRAFFIC_FAMILY
+from coi_tui.services.traffic.table import TABLE as TRAFFIC_TABLE
+from coi_tui.services.traffic.table import held_by_someone as traffic_held
 
 
 class Instances(Protocol):
@@ -165,7 +168,7 @@ def read_snapshot(sources: OrphanSources, firewalld: FirewalldAccess) -> OrphanS
         notes.append(firewalld.note)
     nft: NftState | None = None
     nat: NftTable | None = None
-    backstop_left = False
+    backstop_left = traffic_left = False
     if sources.nft is not None:
         try:
             reader = sources.nft()
@@ -174,11 +177,13 @@ def read_snapshot(sources: OrphanSources, firewalld: FirewalldAccess) -> OrphanS
             # a keeper holds the lock while it keeps the table (this process too: flock)
             backstop_left = (reader.list_table("ip", BACKSTOP_TABLE) is not None
                              and HostLock(BACKSTOP).holder() is None)
+            traffic_left = (reader.list_table(TRAFFIC_FAMILY, TRAFFIC_TABLE) is not None
+                            and not traffic_held())
         except CoiTuiError as error:
             errors["nft"] = str(error)
     return OrphanSnapshot(
         instances=instances, leases=leases, rules=rules, links=dict(sources.links()),
-        zones=zones, nft=nft, nat=nat, backstop_left=backstop_left,
+        zones=zones, nft=nft, nat=nat, backstop_left=backstop_left, traffic_left=traffic_left,
         cache_names=_cache_names(sources.home),
         session_names=_session_names(sources.home), errors=errors, notes=tuple(notes))
 

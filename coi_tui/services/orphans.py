@@ -31,6 +31,8 @@ from coi_tui.eras.nft import policy as nft_policy
 from coi_tui.eras.nft.model import SET_KINDS, NftRule, NftSet, NftState, NftTable, ip6_comment
 from coi_tui.eras.nft.policy import owned_rules, owned_sets, rules_with_comment
 from coi_tui.models import Container, Link
+from coi_tui.services.traffic.table import FAMILY as TRAFFIC_FAMILY
+from coi_tui.services.traffic.table import TABLE as TRAFFIC_TABLE
 
 NAT_TABLE = "coi_nat"  # the DNS-proxy branch's table (docs/coi-nft-era.md §4.6)
 COI_PREFIX = "coi-"  # COI's container name prefix ($COI_CONTAINER_PREFIX)
@@ -126,6 +128,7 @@ class OrphanSnapshot:
     nft: NftState | None = field(default_factory=NftState)
     nat: NftTable | None = None  # `ip coi_nat`, when it exists
     backstop_left: bool = False  # coi-tui's backstop table is there and no process keeps it
+    traffic_left: bool = False  # coi-tui's traffic table is there and no reader holds it
     cache_names: tuple[str, ...] | None = ()  # stems of ~/.coi/network-cache/*.json
     session_names: tuple[str, ...] = ()  # containers COI ran a session for (metadata.json)
     errors: Mapping[str, str] = field(default_factory=dict)  # part -> why it is unknown
@@ -318,6 +321,13 @@ def _nft_era(snapshot: OrphanSnapshot, alive: Mapping[str, str],
             OrphanKind.NFT_TABLE, f"ip {BACKSTOP_TABLE}", f"table ip {BACKSTOP_TABLE}",
             "coi-tui's backstop, and no coi-tui process keeps it (its keeper exited without "
             "removing it: killed, or crashed)", NftObjects(table=("ip", BACKSTOP_TABLE))))
+    if snapshot.traffic_left:
+        found.append(Orphan(
+            OrphanKind.NFT_TABLE, f"{TRAFFIC_FAMILY} {TRAFFIC_TABLE}",
+            f"table {TRAFFIC_FAMILY} {TRAFFIC_TABLE}",
+            "coi-tui's traffic feed table, and no coi-tui reads it (its reader was killed); "
+            "it only counts and samples, it decides nothing",
+            NftObjects(table=(TRAFFIC_FAMILY, TRAFFIC_TABLE))))
     return found
 
 

@@ -35,13 +35,14 @@ class Action:
 
 # Where an action applies. "app" is everywhere; "views" is the main screen's view switcher;
 # "list" is every list (table) of every view; the rest are views and dialogs.
-VIEWS = ("containers", "rules", "config", "dns", "orphans")
-DIALOGS = ("plan", "mode", "offer", "clean", "quit", "help")
+VIEWS = ("containers", "rules", "config", "dns", "orphans", "traffic")
+DIALOGS = ("plan", "mode", "offer", "clean", "quit", "help", "flows")
 TITLES = {
     "app": "everywhere", "views": "switching views", "list": "in every list",
     "containers": "Containers", "rules": "Rules", "config": "Config", "dns": "DNS",
-    "orphans": "Orphans", "plan": "plan review", "mode": "mode picker",
+    "orphans": "Orphans", "traffic": "Traffic", "plan": "plan review", "mode": "mode picker",
     "offer": "apply offer", "clean": "orphan review", "quit": "quit question", "help": "help",
+    "flows": "flows",
 }
 
 ACTIONS: tuple[Action, ...] = (
@@ -67,6 +68,8 @@ ACTIONS: tuple[Action, ...] = (
            "view: the allowlist's names, answers and TTL countdowns", footer=False),
     Action("app.view.orphans", "5", "view('orphans')", "Orphans",
            "view: what deleted containers left behind", footer=False),
+    Action("app.view.traffic", "6", "view('traffic')", "Traffic",
+           "view: what the containers tried to reach, the verdict and the rule", footer=False),
     Action("views.next", "tab", "next_view", "Next view", "the next view", footer=False),
     Action("views.previous", "shift+tab", "previous_view", "Previous view", "the previous view",
            footer=False),
@@ -92,11 +95,16 @@ ACTIONS: tuple[Action, ...] = (
            "put the container's missing rules back (review first)"),
     Action("containers.remove_rules", "d", "remove_rules", "Remove",
            "remove the container's rules (review first)"),
+    Action("containers.ipv6_off", "i", "ipv6_off", "IPv6 off",
+           "turn the container's IPv6 off, now and across restarts (review first)",
+           footer=False),
     Action("containers.mark", "space", "mark", "Mark",
            "mark the container and move down: m and d then act on all marked", footer=False,
            display="space"),
     Action("containers.rules", "enter", "show_rules", "Its rules",
            "the Rules view, filtered to this container", footer=False),
+    Action("containers.flows", "F", "flows", "Flows",
+           "the container's tracked connections (conntrack), read every 2 s"),
     Action("config.save", "ctrl+s", "save", "Save", "save config.toml (atomically, comments kept)"),
     Action("config.remove", "delete", "remove_domain", "Remove domain",
            "remove the highlighted allowed domain", footer=False),
@@ -116,6 +124,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("orphans.clean", "d", "clean", "Clean", "review and remove the marked items"),
     Action("orphans.apply_mode", "m", "apply_mode", "Mode",
            "apply a mode to a container with inherited rules", footer=False),
+    Action("traffic.grant", "a", "grant", "Allow",
+           "on a REJECTED attempt: let that destination through (review first)"),
+    Action("traffic.clear", "x", "clear", "Clear", "clear the list (the counts go on)",
+           footer=False),
     Action("plan.apply", "y", "apply", "Apply", "apply exactly the reviewed plan"),
     Action("plan.cancel", "n,escape", "cancel", "Cancel", "change nothing", display="n"),
     Action("mode.restricted", "r", "pick('restricted')", "Restricted",
@@ -134,6 +146,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("quit.cancel", "n,escape", "cancel", "Keep running", "stay", display="n"),
     Action("help.close", "escape,question_mark,q", "close", "Close", "close the help",
            display="esc"),
+    Action("flows.close", "escape", "close", "Close", "close the flows", display="esc"),
 )
 
 BY_ID = {a.id: a for a in ACTIONS}

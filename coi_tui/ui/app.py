@@ -4,15 +4,18 @@ firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.changes import BuildChange, job_for, stale_line
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.ipv6_off import ipv6_off_change
 from coi_tui.keep.keeper import HostKeeper, KeeperParts, Sinks
 from coi_tui.keep.prune import prune_change
 from coi_tui.keep.refresher import DnsRefresher, DnsState
@@ -29,6 +32,7 @@ from coi_tui.runtime.hostlock import Holder
 from coi_tui.services.config import Locations
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
+from coi_tui.services.traffic.feed import FeedUpdate, Watched, watched_from
 from coi_tui.ui.actions import TITLES, bindings
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
@@ -37,18 +41,22 @@ from coi_tui.ui.messages import (
     DnsUpdated,
     EngineUpdate,
     InventoryUpdated,
+    TrafficUpdated,
 )
 from coi_tui.ui.paths import stylesheets
-from coi_tui.ui.screens import containers, dns_view, orphans, rules
+from coi_tui.ui.screens import containers, dns_view, orphans, rules, traffic_view
 from coi_tui.ui.screens.apply_offer import ApplyOffer
 from coi_tui.ui.screens.config_view import ConfigSaved, ConfigView, policy_changed
 from coi_tui.ui.screens.containers import (
     ContainersView,
+    DisableIpv6Requested,
+    FlowsRequested,
     ModeChangeRequested,
     RulesOfRequested,
     RulesRemovalRequested,
 )
 from coi_tui.ui.screens.dns_view import DnsPruneRequested, DnsRefreshRequested, DnsView
+from coi_tui.ui.screens.flows import FlowSource, FlowsScreen
 from coi_tui.ui.screens.help import HelpScreen
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import (
@@ -59,14 +67,26 @@ from coi_tui.ui.screens.orphans import (
 )
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.quit_confirm import QuitConfirm
-from coi_tui.ui.screens.rules import RulesView
+from coi_tui.ui.screens.rules import RuleCounters, RulesView
+from coi_tui.ui.screens.traffic_view import TrafficView
 from coi_tui.ui.widgets.banner import BackendBanner
 from coi_tui.ui.widgets.progress import ProgressPanel
 from coi_tui.ui.widgets.status import SEP, StatusLine, header_counts
 
 ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rules, nft, files)
 LEGENDS = {"containers": containers.LEGEND, "rules": rules.LEGEND,  # what `?` explains
-           "dns": dns_view.LEGEND, "orphans": orphans.LEGEND}
+           "dns": dns_view.LEGEND, "orphans": orphans.LEGEND, "traffic": traffic_view.LEGEND}
+
+
+class Feed(Protocol):
+    """The traffic feed as the app drives it (services.traffic.feed.TrafficFeed)."""
+
+    def watch(self, watched: Watched) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+FeedSink = Callable[[FeedUpdate], None]
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,9 @@ class Wiring:
     config_problem: str | None = None  # COI's config could not be read: defaults are shown
     orphan_sources: OrphanSources | None = None  # the Orphans view (None: not shown)
     keymap: Mapping[str, str] = field(default_factory=dict)  # [keys] of coi-tui's settings
+    rule_counters: RuleCounters | None = None  # the Rules view's hits (None: "-")
+    flows: FlowSource | None = None  # a container's tracked connections (None: not offered)
+    traffic: Callable[[FeedSink], Feed] | None = None  # the Traffic view (None: not shown)
 
 
 class ViewTabs(TabbedContent):
@@ -124,10 +147,13 @@ class CoiApp(App[int]):
         self.banner = BackendBanner(id="banner")
         self.views = ViewTabs(id="views", initial="containers")
         self.containers_view = ContainersView(read_only=self.read_only, id="containers-view")
-        self.rules_view = RulesView(id="rules-view")
+        self.rules_view = RulesView(wiring.rule_counters, id="rules-view")
         self.progress = ProgressPanel(id="progress")
         self.dns_view = DnsView(id="dns-view")
         self.orphans_view = OrphansView(read_only=self.read_only, id="orphans-view")
+        self.traffic_view = TrafficView(id="traffic-view")
+        self.feed: Feed | None = None
+        self._watched = Watched()
         self.orphan_count: int | None = None
         self._orphans_scanned_at = 0.0
         self._paused = False
@@ -171,6 +197,9 @@ class CoiApp(App[int]):
             if self.wiring.orphan_sources is not None:
                 with TabPane("Orphans [5]", id="orphans"):
                     yield self.orphans_view
+            if self.wiring.traffic is not None:
+                with TabPane("Traffic [6]", id="traffic"):
+                    yield self.traffic_view
         yield self.progress
         # kept, like the views, so that handlers reach it while a modal is on top
         self.status_line = StatusLine(self._poll_interval, self.keeper.poll_waiting,
@@ -187,10 +216,23 @@ class CoiApp(App[int]):
             self._update_subtitle()
         # Backends are slow and blocking: build and run them off the UI thread.
         self.run_worker(self.keeper.start, thread=True, group="keeper", exit_on_error=False)
+        if self.wiring.traffic is not None:
+            self.feed = self.wiring.traffic(self._on_feed)
+            self.run_worker(self.feed.start, thread=True, group="traffic", exit_on_error=False)
+
+    def _on_feed(self, update: FeedUpdate) -> None:
+        """On the feed's thread: to the Traffic view."""
+        self.post_message(TrafficUpdated(update))
+
+    def on_traffic_updated(self, message: TrafficUpdated) -> None:
+        self.traffic_view.show_update(message.update, self._watched.sources)
 
     def _on_inventory(self, inventory: Inventory) -> None:
-        """On the poller thread (after the enforcer saw it): to the views."""
+        """On the poller thread (after the enforcer saw it): to the views and the feed."""
         self.post_message(InventoryUpdated(inventory))
+        if self.feed is not None:
+            self._watched = watched_from(inventory)
+            self.feed.watch(self._watched)
 
     def _on_dns_state(self, state: DnsState) -> None:
         self.post_message(DnsUpdated(state))
@@ -373,9 +415,20 @@ class CoiApp(App[int]):
         names = list(message.names)
         self._plan(lambda planner, fw: planner.remove(names, fw.list_rules()))
 
+    @on(DisableIpv6Requested)  # a digit in the name defeats Textual's on_<snake_case> naming
+    def plan_ipv6_off(self, message: DisableIpv6Requested) -> None:
+        names = list(message.names)
+        self._plan(lambda planner, _fw: ipv6_off_change(planner, names))
+
     def on_rules_of_requested(self, message: RulesOfRequested) -> None:
         self.rules_view.filter_for(message.name)
         self.action_view("rules")
+
+    def on_flows_requested(self, message: FlowsRequested) -> None:
+        if self.wiring.flows is None:
+            self.notify("tracked flows are not read here", severity="warning")
+            return
+        self.push_screen(FlowsScreen(message.container, self.wiring.flows))
 
     def plan_mode_change(self, names: tuple[str, ...], mode: Mode) -> None:
         self._plan(lambda planner, fw: planner.apply(list(names), mode, fw.list_rules()))
@@ -404,7 +457,8 @@ class CoiApp(App[int]):
         # keys act on what is shown: give the new view's main widget the focus
         main = {"containers": "#containers-table", "rules": "#rules-table",
                 "config": "#cfg-mode", "dns": "#dns-table",
-                "orphans": "#orphans-table"}.get(event.pane.id or "")
+                "orphans": "#orphans-table",
+                "traffic": "#traffic-table"}.get(event.pane.id or "")
         if main and self.views.query(main):
             self.views.query_one(main).focus()
 
@@ -431,3 +485,5 @@ class CoiApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.keeper.stop()
+        if self.feed is not None:
+            self.feed.stop()

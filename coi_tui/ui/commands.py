@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
-from coi_tui.models import Mode
+from coi_tui.models import Ipv6, Mode
 from coi_tui.ui.actions import ACTIONS, DIALOGS, TITLES, VIEWS, Action, keys_shown
 from coi_tui.ui.screens.containers import (
+    DisableIpv6Requested,
     ModeChangeRequested,
     RulesOfRequested,
     RulesRemovalRequested,
@@ -59,6 +60,10 @@ def commands(app: CoiApp) -> list[Command]:
         found.append(Command(f"Remove the rules of {name}",
                              partial(post, RulesRemovalRequested((name,))),
                              by_id["containers.remove_rules"], "containers.remove_rules"))
+        if state.container.ipv6 is not Ipv6.OFF:
+            found.append(Command(f"Turn IPv6 off in {name}",
+                                 partial(post, DisableIpv6Requested((name,))),
+                                 by_id["containers.ipv6_off"], "containers.ipv6_off"))
         found.append(Command(f"Show the rules of {name}", partial(post, RulesOfRequested(name)),
                              by_id["containers.rules"], "containers.rules"))
     return found

@@ -8,6 +8,7 @@ from coi_tui.changes import BuildChange, Change, ChangePlanner
 from coi_tui.keep.refresher import DnsState
 from coi_tui.models import Inventory
 from coi_tui.runtime.engine import EngineEvent
+from coi_tui.services.traffic.feed import FeedUpdate
 
 
 class InventoryUpdated(Message):
@@ -56,3 +57,12 @@ class ChangeFailed(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class TrafficUpdated(Message):
+    """Attempts, counts or a problem from the traffic feed. Never coalesced: each carries
+    attempts of its own."""
+
+    def __init__(self, update: FeedUpdate) -> None:
+        super().__init__()
+        self.update = update

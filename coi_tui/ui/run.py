@@ -6,10 +6,13 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from coi_tui.eras.firewalld.counters import RuleCounterReader
 from coi_tui.models import NetworkSettings
 from coi_tui.services.config import Locations
 from coi_tui.services.orphan_clean import default_sources
 from coi_tui.services.own_settings import load_own_settings
+from coi_tui.services.traffic.feed import TrafficFeed
+from coi_tui.services.traffic.flows import FlowReader
 from coi_tui.ui.actions import checked_keymap
 from coi_tui.ui.app import CoiApp, Wiring
 from coi_tui.wiring import (
@@ -33,6 +36,9 @@ def real_wiring(
         orphan_sources=default_sources(),
         settings=settings,
         config=config,
+        rule_counters=RuleCounterReader(),
+        flows=FlowReader(),
+        traffic=TrafficFeed,
     )
 
 

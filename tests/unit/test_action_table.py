@@ -26,12 +26,14 @@ from coi_tui.ui.screens.apply_offer import ApplyOffer
 from coi_tui.ui.screens.config_view import ConfigView
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.dns_view import DnsView
+from coi_tui.ui.screens.flows import FlowsScreen
 from coi_tui.ui.screens.help import HelpScreen
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import OrphanReview, OrphansView
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.quit_confirm import QuitConfirm
 from coi_tui.ui.screens.rules import RulesView
+from coi_tui.ui.screens.traffic_view import TrafficView
 from coi_tui.ui.widgets.list_table import ListTable
 from tests.unit.test_config_view import app_with_config
 from tests.waiting import wait_until
@@ -44,7 +46,7 @@ PLACES: dict[str, type[DOMNode]] = {
     "app": CoiApp, "views": ViewTabs, "list": ListTable, "containers": ContainersView,
     "rules": RulesView, "config": ConfigView, "dns": DnsView, "orphans": OrphansView,
     "plan": PlanReview, "mode": ModePicker, "offer": ApplyOffer, "clean": OrphanReview,
-    "quit": QuitConfirm, "help": HelpScreen,
+    "quit": QuitConfirm, "help": HelpScreen, "flows": FlowsScreen, "traffic": TrafficView,
 }
 
 
@@ -72,8 +74,9 @@ async def test_every_action_outside_a_dialog_is_in_the_palette_and_containers_by
         await wait_until(lambda: app.containers_view.rows_list.counts[1] == 2)
         found = commands(app)
         ids = {c.action_id for c in found}
-        # the DNS and Orphans views are not wired here, so theirs are not offered
-        expected = {a.id for a in palette_actions() if a.where not in ("dns", "orphans")}
+        # the DNS, Orphans and Traffic views are not wired here: theirs are not offered
+        expected = {a.id for a in palette_actions()
+                    if a.where not in ("dns", "orphans", "traffic")}
         assert expected <= ids
         texts = {c.text for c in found}
         for name in ("coi-a", "coi-b"):

@@ -49,6 +49,7 @@ def desired_rules(
     local = settings.allow_local_network_access
     if local:
         rules += [rule(1, net, "ACCEPT") for net in PRIVATE_NETWORKS]
+    rules += opening_rules(ip, settings)
     if mode is Mode.RESTRICTED:
         # COI ignores allowed_ips and honours the block_* flags only here
         if not local and settings.block_private_networks:
@@ -64,6 +65,18 @@ def desired_rules(
             rules += [rule(10, net, "REJECT") for net in (*PRIVATE_NETWORKS, METADATA_NETWORK)]
         rules.append(rule(99, ANYWHERE, "REJECT"))
     return tuple(rules)
+
+
+def opening_rules(ip: str, settings: NetworkSettings) -> list[DirectRule]:
+    """coi-tui's grants: an ACCEPT at COI's allowlist-accept priority (1), before the
+    private-range REJECTs (10) and the final REJECT (99); TCP on the port when one is set."""
+    rules = []
+    for opening in settings.openings:
+        if opening.ended:
+            continue
+        port = ("-p", "tcp", "--dport", str(opening.port)) if opening.port else ()
+        rules.append(_rule(1, "-s", ip, "-d", _host(opening.address), *port, "-j", "ACCEPT"))
+    return list(dict.fromkeys(rules))
 
 
 def _is_coi_rule(rule: DirectRule, priority: int, *tail: str) -> bool:

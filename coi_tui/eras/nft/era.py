@@ -9,7 +9,7 @@ are permanent (COI never removes them); `prune` takes old answers out on request
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, cast
 
@@ -25,6 +25,7 @@ from coi_tui.eras.nft.objects import (
     state_of,
     written_as,
 )
+from coi_tui.eras.nft.openings import grant_names, opening_hosts, with_openings
 from coi_tui.eras.nft.transaction import (
     NftScript,
     apply_script,
@@ -130,9 +131,11 @@ class NftEra:
         if mode is not Mode.OPEN and not container.veth:
             raise BadInput(f"{container.name}: no host veth known, so no IPv6 drop: COI "
                            f"refuses {mode} without it")
-        return nft_policy.desired_policy(container.ipv4, container.name, mode,
-                                         nft_settings(settings), gateway, container.veth,
-                                         allowed)
+        hosts = (*settings.hosts, *opening_hosts(mode, settings.openings))
+        policy = nft_policy.desired_policy(container.ipv4, container.name, mode,
+                                           replace(nft_settings(settings), hosts=hosts),
+                                           gateway, container.veth, allowed)
+        return with_openings(policy, settings.openings, settings.allowed_ports)
 
     def infer_mode(self, container: Container, mine: Sequence[CoiRule]) -> Mode | None:
         if container.ipv4 is None:
@@ -181,7 +184,12 @@ class NftEra:
             steps.append(HostsBlockStep(container, allowlist_block(names),
                                         "DNS is blocked: /etc/hosts is the resolver",
                                         self._shell))
-        if setup and settings.hosts:
+        granted = grant_names(settings.hosts, settings.openings)
+        if granted is not None:
+            steps.append(HostsBlockStep(container, hosts_block(granted),
+                                        "coi-tui's grants, as `coi hosts add` writes them",
+                                        self._shell))
+        elif setup and settings.hosts:
             steps.append(HostsBlockStep(container, hosts_block(settings.hosts),
                                         "[[network.hosts]]", self._shell))
         return tuple(steps)

@@ -71,8 +71,13 @@ def decode(at: float, frame: bytes) -> DnsSeen | None:
 
 
 def read_stream(stream: IO[bytes]) -> Iterator[DnsSeen]:
-    """Until the stream ends; frames that are not DNS are skipped."""
-    for at, frame in dpkt.pcap.Reader(stream):
+    """Until the stream ends; frames that are not DNS are skipped. A stream that ends before
+    its pcap header (the reader never started) yields nothing."""
+    try:
+        reader = dpkt.pcap.Reader(stream)
+    except (dpkt.NeedData, ValueError):
+        return
+    for at, frame in reader:
         seen = decode(float(at), bytes(frame))
         if seen is not None:
             yield seen

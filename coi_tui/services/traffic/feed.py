@@ -9,8 +9,10 @@ sink is called from the ticker thread."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -32,6 +34,7 @@ from coi_tui.services.traffic.trace import TraceAssembler
 TICK = 0.25  # seconds between flushes of finished traces
 HOLD = 0.4  # an attempt waits this long for its DNS query's name before it is shown
 COUNTS_EVERY = 2.0  # seconds between reads of the kernel's counts
+PR_SET_PDEATHSIG = 1  # prctl(2)
 GROUP_BASE = 4200  # NFLOG groups coi-tui readers use: GROUP_BASE + pid % 60000
 
 
@@ -46,7 +49,8 @@ class Watched:
 class FeedUpdate:
     attempts: tuple[Attempt, ...] = ()
     counts: Counts | None = None
-    problem: str | None = None  # the feed is not readable, or lost a reader: why, and the fix
+    problem: str | None = None  # the feed is not readable: why, and the fix
+    note: str | None = None  # it reads attempts, without names: why, and the fix
 
 
 def fix_line() -> str:
@@ -55,6 +59,28 @@ def fix_line() -> str:
     tcpdump = shutil.which("tcpdump") or "/usr/bin/tcpdump"
     return (f"fix: run as root, or add to /etc/sudoers.d/coi-tui: "
             f"{user} ALL=(ALL) NOPASSWD: {nft}, {tcpdump}")
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: a SIGTERM when coi-tui dies, even by SIGKILL, so that a
+    killed coi-tui leaves no reader behind. Root only: exec of setuid sudo clears it (a
+    reader under sudo ends at its next write into the closed pipe)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _listening(child: subprocess.Popen[bytes], timeout: float = 3.0) -> None:
+    """Until tcpdump says it listens (or fails, or `timeout`): by then the trace reader,
+    started before it, listens too."""
+    assert child.stderr is not None
+    ready = threading.Event()
+
+    def first_line() -> None:
+        assert child.stderr is not None
+        child.stderr.readline()
+        ready.set()
+
+    threading.Thread(target=first_line, daemon=True).start()
+    ready.wait(timeout)
 
 
 def _privileged(tool: str) -> list[str]:
@@ -81,12 +107,24 @@ class TrafficFeed:
         self._stop = threading.Event()
         self._opened = False
         self.problem: str | None = None
+        self.note: str | None = None
 
     @property
     def running(self) -> bool:
-        """Both readers are reading."""
-        return (self._opened and len(self._children) == 2
-                and all(child.poll() is None for child in self._children))
+        """The trace reader reads (names may be missing: `note`)."""
+        return (self._opened and bool(self._children)
+                and self._children[0].poll() is None)
+
+    def counts(self) -> Counts | None:
+        """The kernel's counts now (None: the table is not readable)."""
+        try:
+            return self._table.counts() if self._opened else None
+        except CoiTuiError:
+            return None
+
+    @property
+    def watched(self) -> Watched:
+        return self._watched
 
     def _mode_of(self, container: str) -> str | None:
         return self._watched.modes.get(container)
@@ -107,19 +145,25 @@ class TrafficFeed:
                 self._report(f"not readable: {error}")
 
     def start(self) -> None:
+        """Readers first, then the table: no attempt is marked before they listen."""
         try:
+            self._table.nft.list_tables()  # no rights: say so before anything runs
+            trace = self._spawn([*_privileged("nft"), "-a", "monitor", "trace"])
+            # -Z root: no switch to user tcpdump, which would clear the parent-death signal
+            # (it only writes raw frames to the pipe, it dissects nothing)
+            names = self._spawn([*_privileged("tcpdump"), "-i", f"nflog:{self.group}", "-U",
+                                 "--immediate-mode", "-Z", "root", "-w", "-", "-s", "0",
+                                 "-q"])
+            _listening(names)
             self._table.open(self._watched.sources)
+        except FileNotFoundError as error:
+            self._fail(f"not readable: {error.filename} not found; {fix_line()}")
+            return
         except CoiTuiError as error:
-            self._report(f"not readable: {error}; {fix_line()}")
+            # the first clause: nft's own fix names nft only, the feed needs tcpdump too
+            self._fail(f"not readable: {str(error).split('; ')[0]}; {fix_line()}")
             return
         self._opened = True
-        try:
-            trace = self._spawn([*_privileged("nft"), "-a", "monitor", "trace"], text=True)
-            names = self._spawn([*_privileged("tcpdump"), "-i", f"nflog:{self.group}", "-U",
-                                 "--immediate-mode", "-w", "-", "-s", "0", "-q"], text=False)
-        except FileNotFoundError as error:
-            self._report(f"not readable: {error.filename} not found; {fix_line()}")
-            return
         self._run(self._read_trace, trace)
         self._run(self._read_names, names)
         self._run(self._tick, None)
@@ -142,9 +186,17 @@ class TrafficFeed:
                 self._table.close()
 
     # ------------------------------------------------------------------ threads
-    def _spawn(self, argv: list[str], *, text: bool) -> subprocess.Popen[bytes]:
+    def _fail(self, problem: str) -> None:
+        self._stop.set()
+        for child in self._children:
+            child.terminate()
+            child.wait(timeout=5)
+        self._report(problem)
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent,
+                                 start_new_session=True)  # a terminal's ^C is coi-tui's
         self._children.append(child)
         return child
 
@@ -161,17 +213,14 @@ class TrafficFeed:
             line = raw.decode("utf-8", "replace")
             with self._lock:
                 self._held += self._assembler.feed(line, self._clock())
-        self._ended(child, "the rule trace (nft monitor trace)")
+        self._ended(child, "the rule trace (nft monitor trace)", fatal=True)
 
     def _read_names(self, child: subprocess.Popen[bytes] | None) -> None:
         assert child is not None and child.stdout is not None
         stream: IO[bytes] = child.stdout
-        try:
-            for seen in read_stream(stream):
-                self._learn(seen)
-        except ValueError:
-            pass  # no pcap header: the reader failed to start, its stderr says why
-        self._ended(child, "DNS names (tcpdump on NFLOG)")
+        for seen in read_stream(stream):
+            self._learn(seen)
+        self._ended(child, "DNS names (tcpdump on NFLOG)", fatal=False)
 
     def _learn(self, seen: DnsSeen) -> None:
         now = self._clock()
@@ -180,7 +229,7 @@ class TrafficFeed:
             if not seen.is_answer:
                 self._queries[(seen.client, seen.port)] = (seen.query, now)
 
-    def _ended(self, child: subprocess.Popen[bytes], what: str) -> None:
+    def _ended(self, child: subprocess.Popen[bytes], what: str, *, fatal: bool) -> None:
         if self._stop.is_set():
             return
         child.wait()
@@ -188,8 +237,12 @@ class TrafficFeed:
         reason = next((line.strip() for line in error.splitlines()
                        if "error" in line.lower() or "sudo" in line.lower()
                        or "permitted" in line.lower()), error.strip()[:200])
-        self._report(f"not readable: {what} stopped ({reason or f'exit {child.returncode}'})"
-                     f"; {fix_line()}")
+        line = f"not readable: {what} ({reason or f'exit {child.returncode}'}); {fix_line()}"
+        if fatal:
+            self._report(line)
+        else:
+            self.note = line
+            self._sink(FeedUpdate(note=line))
 
     def _report(self, problem: str) -> None:
         self.problem = problem

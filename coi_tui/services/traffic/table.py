@@ -16,19 +16,21 @@ nobody holds is an orphan (the orphan review lists it)."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from coi_tui.eras.nft.cli import NftCli
-from coi_tui.runtime.hostlock import lock_dir
+from coi_tui.runtime.hostlock import lock_dir, open_lock_file
 from coi_tui.services.traffic.attempts import Counts
 
 FAMILY, TABLE = "inet", "coi_tui_traffic"
 INPUT_CHAINS = frozenset({"to_host"})
-LOCK = "coi-tui-traffic.lock"
+LOCK = "coi-tui-traffic.lock"  # shared by every reader while it reads
+SETUP = "coi-tui-traffic-setup.lock"  # exclusive, briefly: making or taking the table
 READ = "read coi-tui's traffic table"
 PER_SOURCE = "20/second burst 40 packets"  # one busy container cannot starve the others
 OVERALL = "100/second burst 200 packets"  # what the trace reader is asked to parse at most
@@ -126,21 +128,28 @@ class TrafficTable:
         self.nft = nft
         self.group = group
         self._path = (directory or lock_dir()) / LOCK
+        self._setup = (directory or lock_dir()) / SETUP
         self._fd: int | None = None
 
     def open(self, sources: Iterable[str]) -> None:
         """Hold the shared lock, create the table if it is missing, add this reader's
         chains and the watched addresses."""
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
-        # exclusive while setting up, so two readers starting together create it once
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
+        with self._setting_up():  # two readers starting together make it once
+            self._fd = open_lock_file(self._path)
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
             if self.nft.list_json("table", FAMILY, TABLE, action=READ) is None:
                 self.nft.run_script(table_script(), action="create coi-tui's traffic table")
             self.nft.run_script(names_script(self.group), action="add the DNS name chains")
             self.watch(sources)
+
+    @contextlib.contextmanager
+    def _setting_up(self) -> Iterator[None]:
+        fd = open_lock_file(self._setup)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            os.close(fd)
 
     def watch(self, sources: Iterable[str]) -> None:
         have = set(self.counts().attempts)
@@ -156,20 +165,21 @@ class TrafficTable:
         """Take this reader's chains out; the last reader out takes the table."""
         if self._fd is None:
             return
-        try:
-            script = "".join(f"delete chain {FAMILY} {TABLE} {chain}\n"
-                             for chain in names_chains(self.group))
-            self.nft.run_script(script, action="remove the DNS name chains")
-        finally:
+        with self._setting_up():
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass  # another reader still needs it
-            else:
-                self.nft.run_script(f"delete table {FAMILY} {TABLE}\n",
-                                    action="remove coi-tui's traffic table")
-            os.close(self._fd)
-            self._fd = None
+                script = "".join(f"delete chain {FAMILY} {TABLE} {chain}\n"
+                                 for chain in names_chains(self.group))
+                self.nft.run_script(script, action="remove the DNS name chains")
+            finally:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # another reader still needs it
+                else:
+                    self.nft.run_script(f"delete table {FAMILY} {TABLE}\n",
+                                        action="remove coi-tui's traffic table")
+                os.close(self._fd)
+                self._fd = None
 
 
 def held_by_someone(directory: Path | None = None) -> bool:

@@ -1,7 +1,8 @@
 """The Containers view: every container with IP, veth, mode and flags; its rules below.
 
 Its keys (from the action table) act on the highlighted container: `m` picks a mode, `f` puts
-missing rules back, `d` removes its rules, enter shows them in the Rules view. Space marks
+missing rules back, `d` removes its rules, enter shows them in the Rules view, `F` its
+tracked connections, `i` turns its IPv6 off (the IPv6 bypass). Space marks
 containers: `m` and `d` then act on all marked ones, in one plan. The view does no I/O: it
 posts what the user asked for and the app plans it off the UI thread.
 """
@@ -15,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from coi_tui.models import ContainerState, Inventory, Isolation, Mode
+from coi_tui.models import Container, ContainerState, Inventory, Ipv6, Isolation, Mode
 from coi_tui.ui.actions import bindings
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.widgets.list_table import Column, ListTable
@@ -35,11 +36,12 @@ COLUMNS = (
     Column("project", "Project", priority=6),
     Column("veth", "Host veth", priority=5),
 )
+IPV6_FLAG = "IPv6!"
 LOUD = (Isolation.EXPOSED, Isolation.UNKNOWN, Isolation.HELD, Isolation.DRIFT,
         Isolation.BACKSTOP)
 FLAG_COLOURS = {"EXPOSED": "error", "UNPROTECTED": "error", "UNKNOWN": "error",
                 "DRIFT": "warning", "HELD": "warning", "INHERITED": "warning",
-                "BACKSTOP": "warning"}
+                "BACKSTOP": "warning", IPV6_FLAG: "error"}
 MODE_COLOURS = {"restricted": "success", "allowlist": "accent", "open": "warning"}
 # What the words of this view mean: `?` shows them.
 LEGEND = (
@@ -50,6 +52,7 @@ LEGEND = (
     ("HELD", "frozen by the guard until its rules are back (no traffic meanwhile)"),
     ("BACKSTOP", "firewalld down: coi-tui's own nft table blocks what the mode blocks"),
     ("INHERITED", "carries rules a deleted container left at its address"),
+    (IPV6_FLAG, "a routed IPv6 address: it passes every IPv4 rule of the mode (i turns it off)"),
     ("restricted", "internet yes; LAN (RFC 1918) and cloud metadata no"),
     ("allowlist", "only the allowed domains' addresses, nothing else"),
     ("open", "no restriction at all"),
@@ -59,6 +62,11 @@ LEGEND = (
 
 
 def flags(state: ContainerState, inherited: bool = False) -> str:
+    return " ".join(f for f in (_isolation_flag(state, inherited),
+                                IPV6_FLAG if state.ipv6_bypass else "") if f)
+
+
+def _isolation_flag(state: ContainerState, inherited: bool) -> str:
     if state.isolation in LOUD:
         return state.isolation.value.upper()
     if inherited:  # says more than UNPROTECTED: whose rules these are
@@ -67,8 +75,9 @@ def flags(state: ContainerState, inherited: bool = False) -> str:
 
 
 def colour_of(_key: str, column: str, value: str) -> str:
-    if column == "flags":
-        return FLAG_COLOURS.get(value, "")
+    if column == "flags":  # the loudest of its words
+        colours = [FLAG_COLOURS.get(word, "") for word in value.split()]
+        return "error" if "error" in colours else next((c for c in colours if c), "")
     if column == "mode":
         return MODE_COLOURS.get(value, "")
     return ""
@@ -98,10 +107,14 @@ def detail_text(state: ContainerState, inherited: bool) -> str:
     mode = state.mode.value if state.mode else "none (unprotected)"
     text = (f"{c.name}  mode {mode} [{state.mode_source.value}]  ip {c.ipv4 or '-'}  "
             f"veth {c.veth or '-'} ({state.veth_master or '-'})")
+    if c.ipv6 is Ipv6.GLOBAL:  # link-local reaches nothing past the bridge: not worth a word
+        text += f"  ipv6 {c.ipv6}" + (" (dropped by COI)" if state.ipv6_dropped else "")
     if state.isolation in LOUD:
         text += f"\n{state.isolation.value.upper()}: {state.reason}"
     elif inherited:
         text += "\nINHERITED: rules left at its address by a deleted container (m or d)"
+    elif state.ipv6_bypass:
+        text += f"\n{IPV6_FLAG} routed IPv6 passes every {state.mode} rule: i turns it off"
     return text
 
 
@@ -112,6 +125,14 @@ class ModeChangeRequested(Message):
         super().__init__()
         self.names = names
         self.mode = mode
+
+
+class DisableIpv6Requested(Message):
+    """Plan turning these containers' IPv6 off, now and across restarts (the review follows)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
 
 
 class RulesRemovalRequested(Message):
@@ -128,11 +149,19 @@ class RulesOfRequested(Message):
         self.name = name
 
 
+class FlowsRequested(Message):
+    """Show this container's tracked connections."""
+
+    def __init__(self, container: Container) -> None:
+        super().__init__()
+        self.container = container
+
+
 class ContainersView(Vertical):
     """Owns no I/O: it renders whatever snapshot the app hands it."""
 
     BINDINGS = bindings("containers")
-    WRITES = frozenset({"set_mode", "repair", "remove_rules"})
+    WRITES = frozenset({"set_mode", "repair", "remove_rules", "ipv6_off"})
 
     DEFAULT_CSS = """
     ContainersView { height: 1fr; }
@@ -283,7 +312,18 @@ class ContainersView(Vertical):
             self._clear_marks()
             self.post_message(RulesRemovalRequested(tuple(s.container.name for s in targets)))
 
+    def action_ipv6_off(self) -> None:
+        targets = self.targets()
+        if targets:
+            self._clear_marks()
+            self.post_message(DisableIpv6Requested(tuple(s.container.name for s in targets)))
+
     def action_show_rules(self) -> None:
         state = self.selected()
         if state is not None:
             self.post_message(RulesOfRequested(state.container.name))
+
+    def action_flows(self) -> None:
+        state = self.selected()
+        if state is not None:
+            self.post_message(FlowsRequested(state.container))

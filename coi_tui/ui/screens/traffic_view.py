@@ -93,6 +93,7 @@ class TrafficView(Vertical):
         self._blocked: deque[float] = deque([0.0] * SPARK, maxlen=SPARK)
         self._rates: dict[str, float] = {}
         self.problem: str | None = None
+        self.note: str | None = None  # attempts without names: why
 
     def compose(self) -> ComposeResult:
         yield Static("feed: starting", id="traffic-summary", markup=False)
@@ -115,6 +116,8 @@ class TrafficView(Vertical):
         """`names`: watched source address -> container name."""
         if update.problem:
             self.problem = update.problem
+        if update.note:
+            self.note = update.note
         if update.counts is not None:
             now = time.monotonic()
             elapsed = now - self._counted_at if self._counted_at else COUNTS_EVERY
@@ -151,7 +154,7 @@ class TrafficView(Vertical):
             busiest = sorted(((r, n) for n, r in self._rates.items() if r > 0), reverse=True)
             now = ", ".join(f"{n} {r:.1f}" for r, n in busiest[:3]) or "0"
             text = (f"{shown} attempts, {rejected} stopped | limited {limited} | "
-                    f"blocked/s: {now}")
+                    f"blocked/s: {now}" + (f" | names {self.note}" if self.note else ""))
         self.query_one("#traffic-summary", Static).update(text)
 
     def selected(self) -> Attempt | None:
