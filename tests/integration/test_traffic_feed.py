@@ -192,7 +192,7 @@ def test_watch_keeps_a_history_of_attempts_and_takes_its_table_away(
     assert shown.returncode == 0, shown.stderr
     kept = [json.loads(line) for line in shown.stdout.splitlines()]
     assert any(r["destination"] == lab.METADATA_HOST and r["why"] == "metadata"
-               and r["schema"] == 1 for r in kept)
+               and r["schema"] == 1 for r in kept), kept
     text = coi_tui("traffic", name)
     assert "metadata" in text.stdout and "REJECTED" in text.stdout
 
@@ -201,8 +201,9 @@ def test_a_killed_readers_table_is_an_orphan_until_cleaned(
         restricted: tuple[str, str]) -> None:
     _name, ip = restricted
     follow = Follow()
-    follow.started()
-    assert table_watches(ip)
+    watching = follow.started()
+    assert table_watches(ip), (watching, subprocess.run(["nft", "list", "table", *TABLE],
+                                                        capture_output=True, text=True).stdout)
     follow.process.kill()
     follow.process.wait(timeout=10)
     assert table_exists()

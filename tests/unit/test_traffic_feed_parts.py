@@ -67,6 +67,33 @@ def test_a_counter_in_the_printed_rule_is_left_out() -> None:
     assert parse_line("not a trace") is None
 
 
+def test_a_rule_newer_than_the_monitor_is_read_by_its_handle() -> None:
+    lines = [
+        "trace id 22c1f707 inet coi_tui_traffic attempts packet: iif \"incusbr0\" "
+        "ip saddr 10.147.0.181 ip daddr 169.254.77.1 tcp sport 4000 tcp dport 80",
+        "trace id 22c1f707 inet coi_tui_traffic attempts unknown rule handle 10 "
+        "(verdict continue)",
+        "trace id 22c1f707 ip coi_tui_backstop c_10_147_0_181_x unknown rule handle 9 "
+        "(verdict drop)"]
+    read: list[tuple[str, str, str, int]] = []
+
+    def rule_text(family: str, table: str, chain: str, handle: int) -> str | None:
+        read.append((family, table, chain, handle))
+        return "ip daddr 169.254.0.0/16 counter packets 3 bytes 180 reject"
+
+    assembler = TraceAssembler({LAB1: "coi-lab-1"}.get, lambda _c: "restricted",
+                               "coi_tui_traffic", frozenset(), rule_text)
+    [attempt] = [a for i, line in enumerate(lines) for a in assembler.feed(line, i * 0.001)]
+    assert (attempt.verdict, attempt.why) == (Verdict.REJECTED, "metadata")
+    assert attempt.where == "ip coi_tui_backstop c_10_147_0_181_x"
+    assert attempt.rule == "ip daddr 169.254.0.0/16 reject # handle 9"
+    assert read == [("ip", "coi_tui_backstop", "c_10_147_0_181_x", 9)]
+    gone = TraceAssembler({LAB1: "coi-lab-1"}.get, lambda _c: "restricted",
+                          "coi_tui_traffic", frozenset(), lambda *_a: None)
+    [attempt] = [a for i, line in enumerate(lines) for a in gone.feed(line, i * 0.001)]
+    assert (attempt.verdict, attempt.why) == (Verdict.REJECTED, "a rule since removed")
+
+
 def test_packet_fields() -> None:
     packet = packet_of('iif "incusbr0" ip saddr 10.147.0.5 ip daddr 1.2.3.4 ip protocol udp '
                        "udp sport 4000 udp dport 443")
@@ -91,7 +118,7 @@ NFT_ERA = {
     ("ip", "coi", "forward", 'iifname "vethX" drop comment "coi-boot-c1"'):
         "blocked while the container starts",
     ("ip", "coi_tui_backstop", "c_x", "ip daddr 192.168.0.0/16 reject"):
-        "backstop: private range",
+        "private range",
 }
 
 

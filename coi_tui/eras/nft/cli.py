@@ -76,6 +76,10 @@ class NftCli:
         """`nft -j list WHAT...` as nft printed it; None when it does not exist."""
         return self._run("-j", "list", *what, action=action, absent_ok=True)
 
+    def list_text(self, *what: str, action: str) -> str | None:
+        """`nft -a list WHAT...` as a person reads it, with handles; None when absent."""
+        return self._run("-a", "list", *what, action=action, absent_ok=True)
+
     def list_tables(self) -> tuple[tuple[str, str], ...]:
         """(family, name) of every table on the host."""
         out = self._run("-j", "list", "tables", action="list tables") or ""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pty
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+import tty as tty_module
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -53,6 +55,29 @@ class FeedUpdate:
     note: str | None = None  # it reads attempts, without names: why, and the fix
 
 
+class RuleTexts:
+    """Rules the trace names by handle only, read from the kernel (a chain at a time) and
+    kept: a flood rejected by one rule costs one read."""
+
+    def __init__(self, nft: NftCli) -> None:
+        self._nft = nft
+        self._known: dict[tuple[str, str, str, int], str] = {}
+
+    def __call__(self, family: str, table: str, chain: str, handle: int) -> str | None:
+        key = (family, table, chain, handle)
+        if key not in self._known:
+            try:
+                text = self._nft.list_text("chain", family, table, chain,
+                                           action=f"read the rule that decided ({table})")
+            except CoiTuiError:
+                return None
+            for line in (text or "").splitlines():
+                body, _, number = line.strip().rpartition(" # handle ")
+                if number.isdigit() and body:
+                    self._known[(family, table, chain, int(number))] = body
+        return self._known.get(key)
+
+
 def fix_line() -> str:
     user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "USER"
     nft = shutil.which("nft") or "/usr/sbin/nft"
@@ -66,6 +91,21 @@ def _end_with_parent() -> None:
     killed coi-tui leaves no reader behind. Root only: exec of setuid sudo clears it (a
     reader under sudo ends at its next write into the closed pipe)."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _lines(terminal: IO[bytes]) -> Iterator[bytes]:
+    """A pseudo-terminal's lines until its writer is gone (EIO, not EOF, on Linux)."""
+    pending = b""
+    while True:
+        try:
+            chunk = terminal.read(65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
 
 
 def _listening(child: subprocess.Popen[bytes], timeout: float = 3.0) -> None:
@@ -100,12 +140,16 @@ class TrafficFeed:
         self._names = NameBook()
         self._queries: dict[tuple[str, int], tuple[str, float]] = {}
         self._held: list[Attempt] = []
+        self._rules = RuleTexts(self._table.nft)
         self._assembler = TraceAssembler(self._watched.sources.get, self._mode_of, TABLE,
-                                         INPUT_CHAINS)
+                                         INPUT_CHAINS, self._rules)
         self._children: list[subprocess.Popen[bytes]] = []
+        self._ttys: dict[int, IO[bytes]] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._opened = False
+        self._writing = threading.Lock()  # the watched addresses, into the table
+        self._written: frozenset[str] = frozenset()
         self.problem: str | None = None
         self.note: str | None = None
 
@@ -131,31 +175,40 @@ class TrafficFeed:
 
     def watch(self, watched: Watched) -> None:
         """Follow what runs now; the table is touched only when the addresses changed."""
-        moved = set(watched.sources) != set(self._watched.sources)
         with self._lock:
             self._watched = watched
             self._assembler.container_of = watched.sources.get
             for source, names in watched.pinned.items():
                 self._names.pin(source, names)
             self._names.forget(set(watched.sources))
-        if self._opened and moved:
+        self._sync()
+
+    def _sync(self) -> None:
+        with self._writing:
+            want = frozenset(self._watched.sources)
+            if not self._opened or want == self._written:
+                return
             try:
-                self._table.watch(watched.sources)
+                self._table.watch(want)
             except CoiTuiError as error:
                 self._report(f"not readable: {error}")
+                return
+            self._written = want
 
     def start(self) -> None:
         """Readers first, then the table: no attempt is marked before they listen."""
         try:
             self._table.nft.list_tables()  # no rights: say so before anything runs
-            trace = self._spawn([*_privileged("nft"), "-a", "monitor", "trace"])
+            trace = self._spawn([*_privileged("nft"), "-a", "monitor", "trace"], tty=True)
             # -Z root: no switch to user tcpdump, which would clear the parent-death signal
             # (it only writes raw frames to the pipe, it dissects nothing)
             names = self._spawn([*_privileged("tcpdump"), "-i", f"nflog:{self.group}", "-U",
                                  "--immediate-mode", "-Z", "root", "-w", "-", "-s", "0",
                                  "-q"])
             _listening(names)
-            self._table.open(self._watched.sources)
+            with self._writing:
+                self._written = frozenset(self._watched.sources)
+                self._table.open(self._written)
         except FileNotFoundError as error:
             self._fail(f"not readable: {error.filename} not found; {fix_line()}")
             return
@@ -164,6 +217,7 @@ class TrafficFeed:
             self._fail(f"not readable: {str(error).split('; ')[0]}; {fix_line()}")
             return
         self._opened = True
+        self._sync()  # what changed while it opened
         self._run(self._read_trace, trace)
         self._run(self._read_names, names)
         self._run(self._tick, None)
@@ -193,10 +247,20 @@ class TrafficFeed:
             child.wait(timeout=5)
         self._report(problem)
 
-    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    def _spawn(self, argv: list[str], *, tty: bool = False) -> subprocess.Popen[bytes]:
+        """`tty`: its stdout is a pseudo-terminal (read from `self._ttys`), so that its stdio
+        writes each line at once: nft buffers a pipe by 4 KiB, and a drop that waits in its
+        buffer would read as an attempt that went through."""
+        stdout: int = subprocess.PIPE
+        if tty:
+            master, stdout = pty.openpty()
+            tty_module.setraw(stdout)  # no echo, no \r\n
+        child = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent,
                                  start_new_session=True)  # a terminal's ^C is coi-tui's
+        if tty:
+            os.close(stdout)
+            self._ttys[child.pid] = os.fdopen(master, "rb", buffering=0)
         self._children.append(child)
         return child
 
@@ -208,11 +272,12 @@ class TrafficFeed:
         thread.start()
 
     def _read_trace(self, child: subprocess.Popen[bytes] | None) -> None:
-        assert child is not None and child.stdout is not None
-        for raw in child.stdout:
-            line = raw.decode("utf-8", "replace")
-            with self._lock:
-                self._held += self._assembler.feed(line, self._clock())
+        assert child is not None
+        with self._ttys.pop(child.pid) as terminal:
+            for raw in _lines(terminal):
+                line = raw.decode("utf-8", "replace")
+                with self._lock:
+                    self._held += self._assembler.feed(line, self._clock())
         self._ended(child, "the rule trace (nft monitor trace)", fatal=True)
 
     def _read_names(self, child: subprocess.Popen[bytes] | None) -> None:

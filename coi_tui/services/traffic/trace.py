@@ -19,6 +19,8 @@ _LINE = re.compile(r"^trace id (?P<id>[0-9a-f]+) (?P<family>\S+) (?P<table>\S+) 
                    r"(?P<chain>\S+) (?P<rest>.*)$")
 _RULE = re.compile(r"^rule (?P<text>.*?)(?: # handle (?P<handle>\d+))? "
                    r"\(verdict (?P<verdict>\w+)(?: (?P<target>\S+))?\)$")
+# the monitor knows the rules that were there when it started; a newer one it names by handle
+_UNKNOWN = re.compile(r"^unknown rule handle (?P<handle>\d+) \(verdict (?P<verdict>\w+)")
 _POLICY = re.compile(r"^policy (?P<verdict>\w+)")
 _FIELD = re.compile(r"\b(ip6?) (saddr|daddr) (\S+)|\b(tcp|udp|sctp|dccp) (sport|dport) (\d+)"
                     r"|\b(icmp|icmpv6) type (\S+)")
@@ -51,6 +53,10 @@ def parse_line(line: str) -> TraceLine | None:
         handle = rule["handle"]
         return replace(head, kind="rule", text=_COUNTER.sub("", rule["text"]).strip(),
                        handle=int(handle) if handle else None, verdict=rule["verdict"])
+    unknown = _UNKNOWN.match(rest)
+    if unknown is not None:
+        return replace(head, kind="rule", handle=int(unknown["handle"]),
+                       verdict=unknown["verdict"])
     policy = _POLICY.match(rest)
     if policy is not None:
         return replace(head, kind="policy", verdict=policy["verdict"])
@@ -93,16 +99,21 @@ class _Pending:
     lines: list[TraceLine] = field(default_factory=list)
 
 
+RuleText = Callable[[str, str, str, int], str | None]  # family, table, chain, handle
+
+
 class TraceAssembler:
     """Lines in, finished attempts out. `container_of(address)` names a watched source
     (None: not ours, the trace is ignored); `mode_of(container)` is its recorded mode's
     name, which words a blanket reject; `input_chains` are coi-tui's own chains on the
-    input hook (an attempt that started there went to the host itself)."""
+    input hook (an attempt that started there went to the host itself); `rule_text` reads
+    a rule the trace names only by its handle."""
 
     def __init__(self, container_of: Callable[[str], str | None],
                  mode_of: Callable[[str], str | None], own_table: str,
-                 input_chains: frozenset[str]) -> None:
+                 input_chains: frozenset[str], rule_text: RuleText | None = None) -> None:
         self.container_of = container_of
+        self._rule_text = rule_text
         self._mode_of = mode_of
         self._own_table = own_table
         self._input_chains = input_chains
@@ -136,6 +147,10 @@ class TraceAssembler:
         packet = pending.packet
         container = self.container_of(packet.source) or packet.source
         last = pending.lines[-1]
+        if (last.kind == "rule" and not last.text and last.handle is not None
+                and self._rule_text is not None):
+            text = self._rule_text(last.family, last.table, last.chain, last.handle)
+            last = replace(last, text=_COUNTER.sub("", text or "").strip())
         decision = (decide(last.family, last.table, last.chain, last.text, last.kind,
                            packet.protocol, packet.port, self._mode_of(container),
                            pending.to_host)

@@ -39,10 +39,14 @@ def decide(family: str, table: str, chain: str, text: str, kind: str, protocol: 
            port: int | None, mode: str | None, to_host: bool) -> Decision:
     """The words for a drop reported at `family table chain` by rule `text` (or by the
     chain's policy when `kind` is "policy")."""
-    if kind == "rule" and table == BACKSTOP_TABLE:
-        return Decision(Verdict.REJECTED,
-                        f"backstop: {reason(text, protocol, port, mode, to_host)}")
-    if kind == "rule" and coi_owns(family, table, chain, text):
+    if kind == "rule" and not text:  # named by handle, and gone before it could be read
+        ours = table in (BACKSTOP_TABLE, "coi")
+        return Decision(Verdict.REJECTED if ours else Verdict.DROPPED,
+                        "a rule since removed" if ours
+                        else f"dropped by {family} {table} {chain} (a rule since removed)")
+    # the backstop runs first and holds exactly the mode's blocks: the same words (where
+    # the attempt says it was the backstop)
+    if kind == "rule" and (table == BACKSTOP_TABLE or coi_owns(family, table, chain, text)):
         return Decision(Verdict.REJECTED, reason(text, protocol, port, mode, to_host))
     what = "policy" if kind == "policy" else "rule"
     return Decision(Verdict.DROPPED, f"dropped by {family} {table} {chain} ({what})")
