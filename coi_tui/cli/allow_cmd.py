@@ -23,16 +23,15 @@ from coi_tui.cli.output import print_json, print_table
 from coi_tui.errors import BadInput
 from coi_tui.keep.grants import (
     Grant,
-    config_entry,
     ending_job,
     grant_job,
     grant_plan,
     revoke_change,
+    save_to_config,
 )
 from coi_tui.plans import Plan
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import EngineEvent, FirewallEngine, Job, JobFinished, JobStarted
-from coi_tui.services.config import ConfigEditor, ConfigError, load_effective
 from coi_tui.services.grants import GrantRecord, grants_path, load_grants
 from coi_tui.wiring import (
     Scope,
@@ -114,16 +113,8 @@ def run(args: argparse.Namespace) -> int:
     era = coi_era(scope).name
 
     def save(record: GrantRecord) -> str:
-        path = edit_target(args)
-        key, value = config_entry(record, era)
-        below = load_effective(locations_from_env().with_top(getattr(args, "config", None)),
-                               below=path)
-        editor = ConfigEditor.load(path, inherited=below)
-        try:
-            editor.add(key, value)
-        except ConfigError as error:
-            return f"not saved to COI's config: {error}"
-        return f"saved to {editor.save()}: {key} += {value}"
+        return save_to_config(record, era, edit_target(args),
+                              locations_from_env().with_top(getattr(args, "config", None)))
 
     if args.dry_run or not args.yes:
         plan = _planned(scope, lambda fw: grant_plan(make_planner(), grant, fw.list_rules()))

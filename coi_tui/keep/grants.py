@@ -30,6 +30,7 @@ from coi_tui.models import CoiRule, Container, Mode, NetworkSettings
 from coi_tui.plans import Plan, PlanStep
 from coi_tui.runtime.audit import AuditLog
 from coi_tui.runtime.engine import Built, Job
+from coi_tui.services.config import ConfigEditor, ConfigError, Locations, load_effective
 from coi_tui.services.grants import (
     GrantRecord,
     grants_path,
@@ -38,6 +39,8 @@ from coi_tui.services.grants import (
     with_grant,
     without,
 )
+from coi_tui.services.resolve import Resolution, resolve_allowlist
+from coi_tui.services.traffic.attempts import Attempt
 
 _METADATA = ipaddress.IPv4Network("169.254.0.0/16")
 _PRIVATE = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12",
@@ -313,3 +316,28 @@ def ending_job(make_planner: Callable[[], ChangePlanner], *, home: Path | None =
         return change.plan, done
 
     return Job("revoke a grant" if revoke else "expire grants", build, "grant")
+
+
+def grant_of_attempt(attempt: Attempt, until: float | None, save: bool,
+                     resolve: Callable[[str], Resolution] | None = None) -> Grant:
+    """What a rejected attempt asks for: its destination and port, under the name it was
+    for. A refused DNS query (allowlist mode) asks for the name itself: resolved here, through
+    coi-tui's resolver, every port."""
+    if attempt.query and attempt.port == 53:
+        answered = (resolve or (lambda name: resolve_allowlist([name])))(attempt.query)
+        if not answered.ips:
+            why = answered.failed.get(attempt.query) or "no address"
+            raise BadInput(f"{attempt.query} does not resolve: {why}")
+        return Grant(attempt.container, answered.ips[0], None, attempt.query, until, save)
+    return Grant(attempt.container, attempt.destination, attempt.port, attempt.name, until, save)
+
+
+def save_to_config(record: GrantRecord, era: str, path: Path, locations: Locations) -> str:
+    """The grant written to COI's config as COI would (comments kept): one line for the user."""
+    key, value = config_entry(record, era)
+    editor = ConfigEditor.load(path, inherited=load_effective(locations, below=path))
+    try:
+        editor.add(key, value)
+    except ConfigError as error:
+        return f"not saved to COI's config: {error}"
+    return f"saved to {editor.save()}: {key} += {value}"

@@ -36,13 +36,13 @@ class Action:
 # Where an action applies. "app" is everywhere; "views" is the main screen's view switcher;
 # "list" is every list (table) of every view; the rest are views and dialogs.
 VIEWS = ("containers", "rules", "config", "dns", "orphans", "traffic")
-DIALOGS = ("plan", "mode", "offer", "clean", "quit", "help", "flows")
+DIALOGS = ("plan", "mode", "offer", "clean", "quit", "help", "flows", "grant")
 TITLES = {
     "app": "everywhere", "views": "switching views", "list": "in every list",
     "containers": "Containers", "rules": "Rules", "config": "Config", "dns": "DNS",
     "orphans": "Orphans", "traffic": "Traffic", "plan": "plan review", "mode": "mode picker",
     "offer": "apply offer", "clean": "orphan review", "quit": "quit question", "help": "help",
-    "flows": "flows",
+    "flows": "flows", "grant": "allow an attempt",
 }
 
 ACTIONS: tuple[Action, ...] = (
@@ -128,6 +128,13 @@ ACTIONS: tuple[Action, ...] = (
            "on a REJECTED attempt: let that destination through (review first)"),
     Action("traffic.clear", "x", "clear", "Clear", "clear the list (the counts go on)",
            footer=False),
+    Action("grant.ten", "1", "pick('ten')", "10 min", "let it through for 10 minutes"),
+    Action("grant.hour", "h", "pick('hour')", "1 h", "let it through for an hour"),
+    Action("grant.stop", "u", "pick('stop')", "Until it stops",
+           "let it through until the container stops"),
+    Action("grant.save", "s", "toggle_save", "Save too",
+           "also save it to COI's config (allowed_domains or [[network.hosts]])"),
+    Action("grant.cancel", "n,escape", "cancel", "Cancel", "let nothing through", display="n"),
     Action("plan.apply", "y", "apply", "Apply", "apply exactly the reviewed plan"),
     Action("plan.cancel", "n,escape", "cancel", "Cancel", "change nothing", display="n"),
     Action("mode.restricted", "r", "pick('restricted')", "Restricted",

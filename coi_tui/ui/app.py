@@ -4,6 +4,7 @@ firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from coi_tui.changes import BuildChange, job_for, stale_line
 from coi_tui.errors import CoiTuiError
+from coi_tui.keep.grants import grant_job, grant_of_attempt, grant_plan, save_to_config
 from coi_tui.keep.ipv6_off import ipv6_off_change
 from coi_tui.keep.keeper import HostKeeper, KeeperParts, Sinks
 from coi_tui.keep.prune import prune_change
@@ -30,8 +32,10 @@ from coi_tui.runtime.engine import (
 )
 from coi_tui.runtime.hostlock import Holder
 from coi_tui.services.config import Locations
+from coi_tui.services.grants import GrantRecord
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
+from coi_tui.services.traffic.attempts import Attempt
 from coi_tui.services.traffic.feed import FeedUpdate, Watched, watched_from
 from coi_tui.ui.actions import TITLES, bindings
 from coi_tui.ui.commands import CoiCommands
@@ -40,6 +44,7 @@ from coi_tui.ui.messages import (
     ChangeReady,
     DnsUpdated,
     EngineUpdate,
+    GrantReady,
     InventoryUpdated,
     TrafficUpdated,
 )
@@ -57,6 +62,7 @@ from coi_tui.ui.screens.containers import (
 )
 from coi_tui.ui.screens.dns_view import DnsPruneRequested, DnsRefreshRequested, DnsView
 from coi_tui.ui.screens.flows import FlowSource, FlowsScreen
+from coi_tui.ui.screens.grant_picker import Choice, GrantPicker
 from coi_tui.ui.screens.help import HelpScreen
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import (
@@ -68,7 +74,7 @@ from coi_tui.ui.screens.orphans import (
 from coi_tui.ui.screens.plan_review import PlanReview
 from coi_tui.ui.screens.quit_confirm import QuitConfirm
 from coi_tui.ui.screens.rules import RuleCounters, RulesView
-from coi_tui.ui.screens.traffic_view import TrafficView
+from coi_tui.ui.screens.traffic_view import GrantRequested, TrafficView
 from coi_tui.ui.widgets.banner import BackendBanner
 from coi_tui.ui.widgets.progress import ProgressPanel
 from coi_tui.ui.widgets.status import SEP, StatusLine, header_counts
@@ -226,6 +232,59 @@ class CoiApp(App[int]):
 
     def on_traffic_updated(self, message: TrafficUpdated) -> None:
         self.traffic_view.show_update(message.update, self._watched.sources)
+
+    def on_grant_requested(self, message: GrantRequested) -> None:
+        """`a` in the Traffic view: how long, then the reviewed plan, then the worker."""
+        if self.read_only:
+            self.notify("read-only: a grant changes the firewall", severity="warning")
+            return
+        attempt = message.attempt
+
+        def picked(choice: Choice | None) -> None:
+            if choice is not None:
+                seconds, save = choice
+                self._plan_grant(attempt, seconds, save)
+
+        self.push_screen(GrantPicker(attempt, can_save=self.wiring.config is not None), picked)
+
+    def _plan_grant(self, attempt: Attempt, seconds: float | None, save: bool) -> None:
+        make_planner, make_firewall = self.wiring.keeper.make_planner, \
+            self.wiring.keeper.make_firewall
+        if make_planner is None or make_firewall is None:
+            return
+        settings = self.settings
+
+        def work() -> None:
+            try:
+                grant = grant_of_attempt(attempt, time.time() + seconds if seconds else None,
+                                         save)
+                firewall = make_firewall()
+                try:
+                    plan = grant_plan(make_planner(settings), grant, firewall.list_rules())
+                finally:
+                    firewall.close()
+            except CoiTuiError as error:
+                self.post_message(ChangeFailed(str(error)))
+                return
+            self.post_message(GrantReady(grant, plan))
+
+        self.run_worker(work, thread=True, group="plan", exclusive=True, exit_on_error=False)
+
+    def on_grant_ready(self, message: GrantReady) -> None:
+        make_planner, config = self.wiring.keeper.make_planner, self.wiring.config
+        grant = message.grant
+
+        def save(record: GrantRecord) -> str:  # on the engine's thread, after the run
+            assert config is not None and make_planner is not None
+            return save_to_config(record, make_planner(self.settings).era.name, *config)
+
+        def decided(apply: bool | None) -> None:
+            if apply and self.engine is not None and make_planner is not None:
+                self.engine.submit(grant_job(
+                    grant, lambda: make_planner(self.settings), reviewed=message.plan,
+                    save=save if grant.save and config is not None else None))
+
+        self.push_screen(PlanReview(message.plan), decided)
 
     def _on_inventory(self, inventory: Inventory) -> None:
         """On the poller thread (after the enforcer saw it): to the views and the feed."""

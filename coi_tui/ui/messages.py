@@ -5,8 +5,10 @@ from __future__ import annotations
 from textual.message import Message
 
 from coi_tui.changes import BuildChange, Change, ChangePlanner
+from coi_tui.keep.grants import Grant
 from coi_tui.keep.refresher import DnsState
 from coi_tui.models import Inventory
+from coi_tui.plans import Plan
 from coi_tui.runtime.engine import EngineEvent
 from coi_tui.services.traffic.feed import FeedUpdate
 
@@ -66,3 +68,12 @@ class TrafficUpdated(Message):
     def __init__(self, update: FeedUpdate) -> None:
         super().__init__()
         self.update = update
+
+
+class GrantReady(Message):
+    """A grant was planned off the UI thread and awaits review."""
+
+    def __init__(self, grant: Grant, plan: Plan) -> None:
+        super().__init__()
+        self.grant = grant
+        self.plan = plan

@@ -27,6 +27,7 @@ from coi_tui.ui.screens.config_view import ConfigView
 from coi_tui.ui.screens.containers import ContainersView
 from coi_tui.ui.screens.dns_view import DnsView
 from coi_tui.ui.screens.flows import FlowsScreen
+from coi_tui.ui.screens.grant_picker import GrantPicker
 from coi_tui.ui.screens.help import HelpScreen
 from coi_tui.ui.screens.mode_picker import ModePicker
 from coi_tui.ui.screens.orphans import OrphanReview, OrphansView
@@ -47,6 +48,7 @@ PLACES: dict[str, type[DOMNode]] = {
     "rules": RulesView, "config": ConfigView, "dns": DnsView, "orphans": OrphansView,
     "plan": PlanReview, "mode": ModePicker, "offer": ApplyOffer, "clean": OrphanReview,
     "quit": QuitConfirm, "help": HelpScreen, "flows": FlowsScreen, "traffic": TrafficView,
+    "grant": GrantPicker,
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from coi_tui.eras.firewalld.backstop import (
     Backstop,
     BackstopStep,
@@ -17,9 +19,10 @@ from coi_tui.eras.firewalld.backstop import (
 )
 from coi_tui.eras.firewalld.era import FirewalldEra
 from coi_tui.eras.firewalld.policy import desired_rules
-from coi_tui.eras.firewalld.rules import rule_steps
+from coi_tui.eras.firewalld.rules import DirectRule, rule_steps
 from coi_tui.eras.nft.json_model import parse_table
 from coi_tui.eras.nft.model import NftTable
+from coi_tui.errors import BadInput
 from coi_tui.keep.backstop import HELD_REASON, desired_of, marked
 from coi_tui.models import Container, Isolation, Mode, NetworkSettings
 from coi_tui.services.inventory import join_inventory
@@ -131,3 +134,17 @@ def test_exposed_containers_the_backstop_holds_say_so() -> None:
     held = marked(exposed, lambda ip, rules: tuple(rules) == RESTRICTED)
     assert held.containers[0].isolation is Isolation.BACKSTOP
     assert HELD_REASON not in held.containers[0].reason  # firewalld runs: rules missing
+
+
+def test_a_grants_port_scoped_accept_is_held_with_its_port() -> None:
+    granted = DirectRule("ipv4", "filter", "FORWARD", 1,
+                         ("-s", IP, "-d", "192.168.77.2/32", "-p", "tcp", "--dport", "80",
+                          "-j", "ACCEPT"))
+    lines = statements((granted, *RESTRICTED))
+    held = "ip daddr 192.168.77.2/32 tcp dport 80 return"
+    assert lines.index(held) < lines.index("ip daddr 192.168.0.0/16 reject")
+    odd = DirectRule("ipv4", "filter", "FORWARD", 1,
+                     ("-s", IP, "-d", "192.168.77.2/32", "-p", "icmp", "--dport", "80",
+                      "-j", "ACCEPT"))
+    with pytest.raises(BadInput):
+        statements((odd,))

@@ -47,12 +47,22 @@ def statements(rules: Iterable[DirectRule]) -> tuple[str, ...]:
     for rule in sorted(rules, key=lambda r: r.priority):
         args = list(rule.args)
         verdict = _VERDICTS.get(rule.verdict or "")
-        known = {"-s", "-d", "-j"}
+        known = {"-s", "-d", "-j", "-p", "--dport"}  # a grant's `-p tcp --dport N` too
         if verdict is None or any(a.startswith("-") and a not in known for a in args):
             raise BadInput(f"the backstop cannot hold this rule: {rule}")
         match = f"ip daddr {rule.destination} " if rule.destination else ""
+        protocol = _value(args, "-p")
+        port = _value(args, "--dport")
+        if port is not None and protocol not in ("tcp", "udp"):
+            raise BadInput(f"the backstop cannot hold this rule: {rule}")
+        if protocol is not None:
+            match += f"{protocol} dport {port} " if port else f"meta l4proto {protocol} "
         lines.append(f"{match}{verdict}")
     return tuple(lines)
+
+
+def _value(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args[:-1] else None
 
 
 def chain_name(ip: str, rules: Iterable[DirectRule]) -> str:

@@ -53,6 +53,7 @@ class FeedUpdate:
     counts: Counts | None = None
     problem: str | None = None  # the feed is not readable: why, and the fix
     note: str | None = None  # it reads attempts, without names: why, and the fix
+    started: bool = False  # the readers listen: from here on no attempt is missed
 
 
 class RuleTexts:
@@ -218,6 +219,7 @@ class TrafficFeed:
             return
         self._opened = True
         self._sync()  # what changed while it opened
+        self._sink(FeedUpdate(started=True))
         self._run(self._read_trace, trace)
         self._run(self._read_names, names)
         self._run(self._tick, None)

@@ -94,6 +94,9 @@ class TrafficView(Vertical):
         self._rates: dict[str, float] = {}
         self.problem: str | None = None
         self.note: str | None = None  # attempts without names: why
+        self.started = False  # the feed reads: no attempt is missed from here on
+        self.watching: tuple[str, ...] = ()  # the containers it watches
+        self.summary = "feed: starting"
 
     def compose(self) -> ComposeResult:
         yield Static("feed: starting", id="traffic-summary", markup=False)
@@ -114,10 +117,15 @@ class TrafficView(Vertical):
 
     def show_update(self, update: FeedUpdate, names: Mapping[str, str]) -> None:
         """`names`: watched source address -> container name."""
+        if self.is_mounted and not self.query("#traffic-list"):
+            return  # shutting down: the children are already gone
         if update.problem:
             self.problem = update.problem
         if update.note:
             self.note = update.note
+        if update.started:
+            self.started = True
+        self.watching = tuple(sorted(names.values()))
         if update.counts is not None:
             now = time.monotonic()
             elapsed = now - self._counted_at if self._counted_at else COUNTS_EVERY
@@ -143,8 +151,6 @@ class TrafficView(Vertical):
         self._detail()
 
     def _summary(self) -> None:
-        if not self.is_mounted:
-            return
         if self.problem:
             text = self.problem
         else:
@@ -155,7 +161,9 @@ class TrafficView(Vertical):
             now = ", ".join(f"{n} {r:.1f}" for r, n in busiest[:3]) or "0"
             text = (f"{shown} attempts, {rejected} stopped | limited {limited} | "
                     f"blocked/s: {now}" + (f" | names {self.note}" if self.note else ""))
-        self.query_one("#traffic-summary", Static).update(text)
+        self.summary = text
+        if self.is_mounted:
+            self.query_one("#traffic-summary", Static).update(text)
 
     def selected(self) -> Attempt | None:
         key = self.rows_list.cursor_key()
