@@ -166,14 +166,16 @@ class ContainerState:
     veth_master: str | None = None
     isolation: Isolation | None = None  # None: nothing to isolate (no IPv4)
     reason: str = ""  # why the isolation is what it is, for a person
-    # nft era: COI's `ip6 coi` drop on its veth holds every forwarded IPv6 packet of it
+    # nft era: COI's `ip6 coi` drop (`iifname <veth> drop`) is there. It holds nothing: on
+    # the forward hook a bridged container's packet comes in on the bridge, not the veth
+    # (the lab's probe reaches the LAN host over IPv6 with it in place)
     ipv6_dropped: bool = False
 
     @property
     def ipv6_bypass(self) -> bool:
-        """Routed IPv6 that nothing drops, on a container whose mode blocks something: every
-        IPv4 rule of that mode is passed by."""
-        return (self.container.ipv6 is Ipv6.GLOBAL and not self.ipv6_dropped
+        """Routed IPv6 on a container whose mode blocks something: every IPv4 rule of that
+        mode is passed by (COI's nft-era drop included, see `ipv6_dropped`)."""
+        return (self.container.ipv6 is Ipv6.GLOBAL
                 and self.mode in (Mode.RESTRICTED, Mode.ALLOWLIST))
 
     @property

@@ -11,7 +11,7 @@ from coi_tui.backends.base import ContainerBackend, FirewallBackend
 from coi_tui.eras.firewalld.access import Firewalld
 from coi_tui.eras.firewalld.backstop import chain_ip, live_chains
 from coi_tui.errors import CoiTuiError
-from coi_tui.models import Inventory, Ipv6
+from coi_tui.models import Inventory
 from coi_tui.runtime.hostlock import BACKSTOP, HostLock
 
 Level = Literal["ok", "warn", "fail"]
@@ -191,7 +191,8 @@ def _flow_cut_check() -> Check:
 
 def ipv6_checks(inventory: Inventory) -> list[Check]:
     """The IPv6 bypass, per container: a routed IPv6 address passes every IPv4 rule (COI's
-    firewalld era has no other); the nft era's `ip6 coi` drop holds it."""
+    firewalld era has no other, and the nft era's `ip6 coi` drop matches the veth, which a
+    routed packet does not come in on)."""
     incus = inventory.backend("incus")
     if incus is None or not incus.ok:
         return []  # the incus check already says why
@@ -199,11 +200,11 @@ def ipv6_checks(inventory: Inventory) -> list[Check]:
     for state in inventory.containers:
         name, mode = state.container.name, state.mode
         if state.ipv6_bypass:
+            held = (": COI's ip6 coi drop names its veth, and a routed packet comes in on "
+                    "the bridge, so it drops nothing" if state.ipv6_dropped else "")
             checks.append(Check(f"ipv6 {name}", "warn", f"a routed IPv6 address passes every "
-                                f"IPv4 rule of its {mode} mode", f"{IPV6_FIX} {name} (off now and "
-                                "across restarts, reviewed first)"))
-        elif state.container.ipv6 is Ipv6.GLOBAL and state.ipv6_dropped:
-            checks.append(Check(f"ipv6 {name}", "ok", "IPv6 dropped by COI (ip6 coi)"))
+                                f"IPv4 rule of its {mode} mode{held}", f"{IPV6_FIX} {name} (off "
+                                "now and across restarts, reviewed first)"))
     if not checks:
         checks.append(Check("ipv6", "ok", "no container's IPv6 passes its mode's rules"))
     return checks

@@ -1,6 +1,7 @@
-"""The nft era's answer to the IPv6 bypass (lab with `--era nft --ipv6`): COI's `ip6 coi`
-drop (`coi6-<name>`) holds a restricted container's routed IPv6, and coi-tui says so instead
-of flagging it. Uses coi-lab-3 only."""
+"""The nft era's IPv6 (lab with `--era nft --ipv6`): COI's `ip6 coi` drop (`coi6-<name>`,
+`iifname <veth> drop` on the forward hook) is there and holds nothing, because a bridged
+container's routed packet comes in on the bridge. The probe shows it; coi-tui flags the bypass
+and says why, and `ipv6-off` closes it. Uses coi-lab-3 only."""
 
 from __future__ import annotations
 
@@ -21,15 +22,22 @@ def ipv6_nft_lab() -> Iterator[None]:
         yield
 
 
-def test_coi_ip6_drop_holds_routed_ipv6_and_is_shown_as_such(ipv6_nft_lab: None) -> None:
+def test_coi_ip6_drop_holds_nothing_the_bypass_is_flagged_and_closed(
+        ipv6_nft_lab: None) -> None:
     applied = coi_tui("apply", NAME, "--mode", "restricted")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert not reaches(f"http://[{LAN6}]/")  # COI's drop on its veth
+    assert reaches(f"http://[{LAN6}]/")  # through COI's drop on its veth
     assert not reaches(f"http://{lab.LAN_HOST}/")
     assert reaches(f"http://{lab.INTERNET_HOST}/")
     mine = record()
-    assert (mine["ipv6"], mine["ipv6_dropped"], mine["ipv6_bypass"]) == ("global", True, False)
-    (held,) = [c for c in ipv6_checks() if c["name"] == f"ipv6 {NAME}"]
-    assert (held["level"], held["summary"]) == ("ok", "IPv6 dropped by COI (ip6 coi)")
+    assert (mine["ipv6"], mine["ipv6_dropped"], mine["ipv6_bypass"]) == ("global", True, True)
+    (warned,) = [c for c in ipv6_checks() if c["name"] == f"ipv6 {NAME}"]
+    assert warned["level"] == "warn" and "drops nothing" in warned["summary"]
     status = coi_tui("status")
-    assert not any(line.startswith("IPv6!") for line in status.stdout.splitlines())
+    assert any(line.startswith("IPv6!") for line in status.stdout.splitlines())
+    fixed = coi_tui("ipv6-off", NAME, "--yes")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert not reaches(f"http://[{LAN6}]/")
+    assert record()["ipv6"] == "off"
+    assert not reaches(f"http://{lab.LAN_HOST}/")  # IPv4 as before
+    assert reaches(f"http://{lab.INTERNET_HOST}/")

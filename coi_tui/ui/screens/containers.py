@@ -108,7 +108,8 @@ def detail_text(state: ContainerState, inherited: bool) -> str:
     text = (f"{c.name}  mode {mode} [{state.mode_source.value}]  ip {c.ipv4 or '-'}  "
             f"veth {c.veth or '-'} ({state.veth_master or '-'})")
     if c.ipv6 is Ipv6.GLOBAL:  # link-local reaches nothing past the bridge: not worth a word
-        text += f"  ipv6 {c.ipv6}" + (" (dropped by COI)" if state.ipv6_dropped else "")
+        text += f"  ipv6 {c.ipv6}" + (" (COI's ip6 drop names the veth: drops nothing)"
+                                          if state.ipv6_dropped else "")
     if state.isolation in LOUD:
         text += f"\n{state.isolation.value.upper()}: {state.reason}"
     elif inherited:
