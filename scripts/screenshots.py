@@ -177,6 +177,32 @@ async def help_screen(app: Any, pilot: Any) -> None:
     print("  note: help is Textual's generic key panel, not coi-tui's own help screen")
 
 
+def lab_attempts() -> None:
+    """What the Traffic view shows: coi-lab-1 (restricted) tries the LAN host and the
+    metadata host and reaches the internet by name; coi-lab-2 (allowlist) asks for a name."""
+    for box, url in (("coi-lab-1", "http://192.168.77.2/"), ("coi-lab-1", "http://www.lab.test/"),
+                     ("coi-lab-1", "http://169.254.77.1/"), ("coi-lab-2", "http://203.0.113.20/"),
+                     ("coi-lab-1", "http://192.168.77.2/")):
+        subprocess.run(["incus", "exec", box, "--", "hget", "-T", "1", url],
+                       capture_output=True, timeout=20, check=False)
+
+
+async def traffic(app: Any, pilot: Any) -> None:
+    await view(app, pilot, "6", "traffic")
+    view_widget = app.query_one("#traffic-view")
+    await until(lambda: view_widget.started, seconds=15)
+    await asyncio.get_running_loop().run_in_executor(None, lab_attempts)
+    await until(lambda: len(view_widget.attempts) >= 5, seconds=8)
+    await pilot.pause(2.5)  # one reading of the kernel's counts: blocked/s
+    await pilot.press("g")
+
+
+async def grant_picker(app: Any, pilot: Any) -> None:
+    await traffic(app, pilot)
+    await pilot.press("a")
+    await until_screen(app, "GrantPicker", seconds=8)
+
+
 SHOTS: list[tuple[str, Drive]] = [
     ("containers", containers),
     ("rules", rules),
@@ -188,6 +214,8 @@ SHOTS: list[tuple[str, Drive]] = [
     ("orphan-review", orphan_review),
     ("apply-offer", apply_offer),
     ("help", help_screen),
+    ("traffic", traffic),
+    ("grant-picker", grant_picker),
 ]
 
 

@@ -37,6 +37,7 @@ from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
 from coi_tui.services.traffic.attempts import Attempt
 from coi_tui.services.traffic.feed import FeedUpdate, Watched, watched_from
+from coi_tui.services.traffic.rates import RateMeter
 from coi_tui.ui.actions import TITLES, bindings
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
@@ -46,6 +47,7 @@ from coi_tui.ui.messages import (
     EngineUpdate,
     GrantReady,
     InventoryUpdated,
+    RatesUpdated,
     TrafficUpdated,
 )
 from coi_tui.ui.paths import stylesheets
@@ -158,6 +160,7 @@ class CoiApp(App[int]):
         self.dns_view = DnsView(id="dns-view")
         self.orphans_view = OrphansView(read_only=self.read_only, id="orphans-view")
         self.traffic_view = TrafficView(id="traffic-view")
+        self._rate_meter = RateMeter()  # the poller thread's only
         self.feed: Feed | None = None
         self._watched = Watched()
         self.orphan_count: int | None = None
@@ -230,6 +233,9 @@ class CoiApp(App[int]):
         """On the feed's thread: to the Traffic view."""
         self.post_message(TrafficUpdated(update))
 
+    def on_rates_updated(self, message: RatesUpdated) -> None:
+        self.traffic_view.show_rates(message.rates)
+
     def on_traffic_updated(self, message: TrafficUpdated) -> None:
         self.traffic_view.show_update(message.update, self._watched.sources)
 
@@ -289,6 +295,12 @@ class CoiApp(App[int]):
     def _on_inventory(self, inventory: Inventory) -> None:
         """On the poller thread (after the enforcer saw it): to the views and the feed."""
         self.post_message(InventoryUpdated(inventory))
+        running = [s.container for s in inventory.containers
+                   if s.container.status.lower() == "running"]
+        rates = self._rate_meter.sample(running)  # /sys/class/net: no daemon call
+        self.post_message(RatesUpdated({c.name: (r.current.rx_per_s, r.current.tx_per_s)
+                                        for c in running
+                                        if (r := rates.get(c.key)) and r.current}))
         if self.feed is not None:
             self._watched = watched_from(inventory)
             self.feed.watch(self._watched)

@@ -77,3 +77,14 @@ class GrantReady(Message):
         super().__init__()
         self.grant = grant
         self.plan = plan
+
+
+class RatesUpdated(Message):
+    """Each running container's (rx, tx) bytes/s. Only the newest matters."""
+
+    def __init__(self, rates: dict[str, tuple[float, float]]) -> None:
+        super().__init__()
+        self.rates = rates
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RatesUpdated)

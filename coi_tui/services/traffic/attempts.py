@@ -54,8 +54,10 @@ class Attempt:
 
     @property
     def target(self) -> str:
-        """`name:port` (or the address) as a person asks for it."""
-        where = self.query or self.name or self.destination
+        """`name:port` (or the address) as a person asks for it; a DNS query, its name."""
+        if self.query:
+            return f"{self.query} (DNS)"
+        where = self.name or self.destination
         return f"{where}:{self.port}" if self.port is not None else where
 
 

@@ -50,6 +50,14 @@ LEGEND = (
 )
 
 
+def human_rate(per_second: float) -> str:
+    for unit in ("B", "kB", "MB"):
+        if per_second < 1000:
+            return f"{per_second:.0f} {unit}/s" if unit == "B" else f"{per_second:.1f} {unit}/s"
+        per_second /= 1000
+    return f"{per_second:.1f} GB/s"
+
+
 def colour_of(_key: str, column: str, value: str) -> str:
     return VERDICT_COLOURS.get(value, "") if column == "verdict" else ""
 
@@ -91,7 +99,9 @@ class TrafficView(Vertical):
         self._counts: Counts | None = None
         self._counted_at = 0.0
         self._blocked: deque[float] = deque([0.0] * SPARK, maxlen=SPARK)
+        self._blocked_of: dict[str, deque[float]] = {}  # per container, for its sparkline
         self._rates: dict[str, float] = {}
+        self._io: dict[str, tuple[float, float]] = {}  # container -> (rx, tx) bytes/s
         self.problem: str | None = None
         self.note: str | None = None  # attempts without names: why
         self.started = False  # the feed reads: no attempt is missed from here on
@@ -103,6 +113,7 @@ class TrafficView(Vertical):
         with Horizontal(id="traffic-spark-row"):
             yield Static("blocked/s", id="traffic-spark-label", markup=False)
             yield Sparkline(list(self._blocked), id="traffic-spark")
+        yield Static("", id="traffic-rates", markup=False)
         yield ListTable(COLUMNS, table_id="traffic-table", sortable=False,
                         name_column="container", style_for=colour_of, id="traffic-list")
         yield Static("", id="traffic-detail", markup=False)
@@ -132,13 +143,41 @@ class TrafficView(Vertical):
             self._rates = rates(self._counts, update.counts, elapsed, names)
             self._counts, self._counted_at = update.counts, now
             self._blocked.append(sum(self._rates.values()))
-            if self.is_mounted:
-                self.query_one("#traffic-spark", Sparkline).data = list(self._blocked)
+            for name, rate in self._rates.items():
+                self._blocked_of.setdefault(
+                    name, deque([0.0] * SPARK, maxlen=SPARK)).append(rate)
+            self._focus_rates()
         for attempt in update.attempts:
             self._attempts.appendleft(attempt)
         if update.attempts and self.is_mounted:
             self._render_rows()
         self._summary()
+
+    def show_rates(self, io: Mapping[str, tuple[float, float]]) -> None:
+        """Each running container's (rx, tx) bytes/s, from its own side."""
+        self._io = dict(io)
+        self._focus_rates()
+
+    def _focused_container(self) -> str | None:
+        attempt = self.selected()
+        return attempt.container if attempt is not None else None
+
+    def _focus_rates(self) -> None:
+        """The rates line and the sparkline: the highlighted row's container, else all."""
+        if not self.is_mounted or not self.query("#traffic-rates"):
+            return
+        name = self._focused_container()
+        if name is None:
+            rx = sum(r for r, _t in self._io.values())
+            tx = sum(t for _r, t in self._io.values())
+            blocked, series, who = sum(self._rates.values()), self._blocked, "all"
+        else:
+            rx, tx = self._io.get(name, (0.0, 0.0))
+            blocked = self._rates.get(name, 0.0)
+            series, who = self._blocked_of.get(name, self._blocked), name
+        self.query_one("#traffic-rates", Static).update(
+            f"{who}: rx {human_rate(rx)}  tx {human_rate(tx)}  blocked {blocked:.1f}/s")
+        self.query_one("#traffic-spark", Sparkline).data = list(series)
 
     def _render_rows(self) -> None:
         rows: dict[str, tuple[str, ...]] = {}
@@ -180,6 +219,7 @@ class TrafficView(Vertical):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._detail()
+        self._focus_rates()
 
     def action_grant(self) -> None:
         attempt = self.selected()
