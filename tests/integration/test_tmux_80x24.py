@@ -96,3 +96,32 @@ def test_every_view_then_a_mode_change_with_the_keys_then_quit(tui: str) -> None
 
     keys("q")
     wait_screen(lambda s: "EXITED 0" in s, 10, "coi-tui quit")
+
+
+def test_a_rejected_attempt_let_through_from_the_traffic_view(tui: str, tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    applied = subprocess.run([sys.executable, "-m", "coi_tui", "apply", NAME, "--mode",
+                              "restricted"], capture_output=True, text=True, env=env)
+    assert applied.returncode == 0, applied.stderr
+    keys("6")
+    wait_screen(partial(contains, "blocked/s"), 15, "the Traffic view")
+    wait_screen(lambda s: "limited" in s, 15, "the feed reading")
+    assert not lab.http_get(NAME, lab.LAN_HOST, timeout=1)
+    rows = wait_screen(lambda s: re.search(rf"{NAME} +REJECTED +192\.168\.77\.2:80 +private",
+                                           s) is not None, 10, "the REJECTED row")
+    assert len(rows.splitlines()) <= 24
+    keys("a")
+    wait_screen(lambda s: f"Let {NAME} reach 192.168.77.2:80" in s and "Cancel [n]" in s, 10,
+                "the allow dialog, Cancel first")
+    keys("u")
+    review = wait_screen(lambda s: "Cancel [n]" in s and "Apply [y]" in s, 20,
+                         "the review with both buttons on screen")
+    assert "192.168.77.2" in review
+    assert not lab.http_get(NAME, lab.LAN_HOST, timeout=1)  # nothing ran yet
+    keys("y")
+    wait_screen(lambda s: re.search(r"\[\d+/\d+\] ok|done, verified", s) is not None, 20,
+                "the worker's progress")
+    assert lab.http_get(NAME, lab.LAN_HOST, timeout=2)
+    assert not lab.http_get(NAME, lab.METADATA_HOST, timeout=1)
+    keys("q")
+    wait_screen(lambda s: "EXITED 0" in s, 10, "coi-tui quit")
