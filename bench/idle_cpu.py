@@ -29,7 +29,8 @@ def tmux(*args: str) -> str:
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    # utime + stime, and cutime + cstime: the short-lived children it waited for (nft reads)
+    return sum(int(f) for f in fields[11:15]) / TICK
 
 
 def descendants(pid: int) -> list[int]:

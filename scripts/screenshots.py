@@ -199,6 +199,12 @@ async def traffic(app: Any, pilot: Any) -> None:
 
 async def grant_picker(app: Any, pilot: Any) -> None:
     await traffic(app, pilot)
+    view_widget = app.query_one("#traffic-view")
+    rejected = [k for k, a in view_widget._keys.items() if a.verdict.value == "rejected"]
+    if not rejected:
+        raise Skip("no rejected attempt to allow")
+    view_widget.rows_list.move_to(rejected[0])
+    await pilot.pause(0.2)
     await pilot.press("a")
     await until_screen(app, "GrantPicker", seconds=8)
 

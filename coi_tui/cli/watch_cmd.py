@@ -115,7 +115,7 @@ def traffic_history(log: Log) -> TrafficFeed:
             log(f"traffic: {update.problem or update.note}")
         history.add(update.attempts)
 
-    return TrafficFeed(sink)
+    return TrafficFeed(sink, counts_every=None)
 
 
 def run(args: argparse.Namespace) -> int:

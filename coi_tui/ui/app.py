@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -36,8 +37,16 @@ from coi_tui.services.grants import GrantRecord
 from coi_tui.services.orphan_clean import OrphanSources, clean_job, scan
 from coi_tui.services.orphans import OrphanKind, OrphanReport
 from coi_tui.services.traffic.attempts import Attempt
-from coi_tui.services.traffic.feed import FeedUpdate, Watched, watched_from
+from coi_tui.services.traffic.feed import (
+    COUNTS_EVERY,
+    COUNTS_HIDDEN,
+    FeedUpdate,
+    Watched,
+    watched_from,
+)
+from coi_tui.services.traffic.flows import FlowReader
 from coi_tui.services.traffic.rates import RateMeter
+from coi_tui.services.traffic.rule_hits import DecidingRules, with_deciding
 from coi_tui.ui.actions import TITLES, bindings
 from coi_tui.ui.commands import CoiCommands
 from coi_tui.ui.messages import (
@@ -90,6 +99,8 @@ class Feed(Protocol):
     """The traffic feed as the app drives it (services.traffic.feed.TrafficFeed)."""
 
     def watch(self, watched: Watched) -> None: ...
+    def name_of(self, source: str, destination: str) -> str | None: ...
+    counts_every: float | None
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
@@ -155,13 +166,17 @@ class CoiApp(App[int]):
         self.banner = BackendBanner(id="banner")
         self.views = ViewTabs(id="views", initial="containers")
         self.containers_view = ContainersView(read_only=self.read_only, id="containers-view")
-        self.rules_view = RulesView(wiring.rule_counters, id="rules-view")
+        self.deciding = DecidingRules()  # the Hits of rules that keep no counter (nft era)
+        self.rules_view = RulesView(with_deciding(wiring.rule_counters, self.deciding)
+                                    if wiring.traffic is not None else wiring.rule_counters,
+                                    id="rules-view")
         self.progress = ProgressPanel(id="progress")
         self.dns_view = DnsView(id="dns-view")
         self.orphans_view = OrphansView(read_only=self.read_only, id="orphans-view")
         self.traffic_view = TrafficView(id="traffic-view")
         self._rate_meter = RateMeter()  # the poller thread's only
         self.feed: Feed | None = None
+        self._feed_started = False
         self._watched = Watched()
         self.orphan_count: int | None = None
         self._orphans_scanned_at = 0.0
@@ -227,7 +242,7 @@ class CoiApp(App[int]):
         self.run_worker(self.keeper.start, thread=True, group="keeper", exit_on_error=False)
         if self.wiring.traffic is not None:
             self.feed = self.wiring.traffic(self._on_feed)
-            self.run_worker(self.feed.start, thread=True, group="traffic", exit_on_error=False)
+            self.feed.counts_every = COUNTS_HIDDEN
 
     def _on_feed(self, update: FeedUpdate) -> None:
         """On the feed's thread: to the Traffic view."""
@@ -238,6 +253,7 @@ class CoiApp(App[int]):
 
     def on_traffic_updated(self, message: TrafficUpdated) -> None:
         self.traffic_view.show_update(message.update, self._watched.sources)
+        self.deciding.add(message.update.attempts)
 
     def on_grant_requested(self, message: GrantRequested) -> None:
         """`a` in the Traffic view: how long, then the reviewed plan, then the worker."""
@@ -365,6 +381,10 @@ class CoiApp(App[int]):
                             exit_on_error=False)
         if self.status_line.is_mounted:
             self.status_line.show_inventory(message.inventory)  # every one: "updated N s ago"
+        if self.feed is not None and not self._feed_started:
+            # after the first paint: its readers and table cost nothing before it
+            self._feed_started = True
+            self.run_worker(self.feed.start, thread=True, group="traffic", exit_on_error=False)
         if same or not self.containers_view.query("#containers-table"):
             return  # nothing moved (idle costs no redraw), or shutting down
         self._shown = (replace(message.inventory, taken_at=0.0), notes)
@@ -499,7 +519,12 @@ class CoiApp(App[int]):
         if self.wiring.flows is None:
             self.notify("tracked flows are not read here", severity="warning")
             return
-        self.push_screen(FlowsScreen(message.container, self.wiring.flows))
+        reader: FlowSource = self.wiring.flows
+        if self.feed is not None and isinstance(reader, FlowReader):
+            # names from the container's own DNS answers, as the feed has them
+            reader = partial(reader, names=partial(self.feed.name_of,
+                                                   message.container.ipv4 or ""))
+        self.push_screen(FlowsScreen(message.container, reader))
 
     def plan_mode_change(self, names: tuple[str, ...], mode: Mode) -> None:
         self._plan(lambda planner, fw: planner.apply(list(names), mode, fw.list_rules()))
@@ -522,6 +547,9 @@ class CoiApp(App[int]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
+        if self.feed is not None:  # blocked/s every 2 s while it shows, every 10 s else
+            self.feed.counts_every = COUNTS_EVERY if event.pane.id == "traffic" \
+                else COUNTS_HIDDEN
         if event.pane.id == "orphans":  # opening the view shows what is there now
             self.run_worker(self._scan_orphans, thread=True, group="orphans", exclusive=True,
                             exit_on_error=False)

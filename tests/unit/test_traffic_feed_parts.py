@@ -7,15 +7,19 @@ import io
 import json
 import socket
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import dpkt
 from dnslib import QTYPE, RR, A, DNSRecord
 
+from coi_tui.eras.firewalld.counters import CounterReading, RuleCounter
+from coi_tui.eras.nft.objects import NftCoiRule
 from coi_tui.services.traffic.attempts import Attempt, Verdict
 from coi_tui.services.traffic.dns_log import decode, read_stream
 from coi_tui.services.traffic.history import History, read
 from coi_tui.services.traffic.names import NameBook
+from coi_tui.services.traffic.rule_hits import DecidingRules, with_deciding
 from coi_tui.services.traffic.table import counts_of, elements_script, names_script, table_script
 from coi_tui.services.traffic.trace import TraceAssembler, packet_of, parse_line
 from coi_tui.services.traffic.why import decide
@@ -241,3 +245,19 @@ def test_history_is_bounded_json_lines_with_a_schema(tmp_path: Path) -> None:
     now[0] = 1200.0  # all older than max_age
     history.trim()
     assert list(read(path)) == []
+
+
+def test_the_feed_counts_what_each_nft_rule_decided_where_the_kernel_keeps_none() -> None:
+    rule = NftCoiRule("ip", "coi", "forward", ("ip", "saddr", LAB1, "reject"), "coi-x",
+                      handle=12)
+    other = NftCoiRule("ip", "coi", "forward", ("ip", "saddr", LAB1, "accept"), "coi-x",
+                       handle=13)
+    decided = [replace(attempt(float(t)), rule=f"ip saddr {LAB1} reject # handle 12",
+                       where="ip coi forward") for t in range(3)]
+    deciding = DecidingRules()
+    deciding.add([*decided, replace(decided[0], verdict=Verdict.REACHED)])
+    counts = deciding.counts([rule, other]).counts
+    assert counts[rule].packets == 3 and other not in counts
+    kernel = CounterReading({other: RuleCounter(13, 7, 420)})
+    both = with_deciding(lambda _rules: kernel, deciding)([rule, other])
+    assert (both.counts[rule].packets, both.counts[other].packets) == (3, 7)

@@ -35,7 +35,8 @@ from coi_tui.services.traffic.trace import TraceAssembler
 
 TICK = 0.25  # seconds between flushes of finished traces
 HOLD = 0.4  # an attempt waits this long for its DNS query's name before it is shown
-COUNTS_EVERY = 2.0  # seconds between reads of the kernel's counts
+COUNTS_EVERY = 2.0  # seconds between reads of the kernel's counts (each is one nft exec)
+COUNTS_HIDDEN = 10.0  # the same while nobody looks at them (the TUI on another view)
 PR_SET_PDEATHSIG = 1  # prctl(2)
 GROUP_BASE = 4200  # NFLOG groups coi-tui readers use: GROUP_BASE + pid % 60000
 
@@ -131,8 +132,12 @@ def _privileged(tool: str) -> list[str]:
 
 class TrafficFeed:
     def __init__(self, sink: Callable[[FeedUpdate], None], nft: NftCli | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 counts_every: float | None = COUNTS_EVERY) -> None:
+        """`counts_every`: seconds between reads of the kernel's counts (None: never, as
+        watch's history needs none)."""
         self._sink = sink
+        self.counts_every = counts_every  # the TUI reads them often only while they show
         self._clock = clock
         self.group = GROUP_BASE + os.getpid() % 60000
         self._table = TrafficTable(nft or NftCli(), self.group)
@@ -166,6 +171,11 @@ class TrafficFeed:
             return self._table.counts() if self._opened else None
         except CoiTuiError:
             return None
+
+    def name_of(self, source: str, destination: str) -> str | None:
+        """What `destination` was for, from `source`'s own answers (or COI's pins)."""
+        with self._lock:
+            return self._names.name(source, destination)
 
     @property
     def watched(self) -> Watched:
@@ -316,7 +326,7 @@ class TrafficFeed:
         self._sink(FeedUpdate(problem=problem))
 
     def _tick(self, _child: subprocess.Popen[bytes] | None) -> None:
-        next_counts = 0.0
+        counted_at = float("-inf")
         while not self._stop.wait(TICK):
             now = self._clock()
             with self._lock:
@@ -326,8 +336,9 @@ class TrafficFeed:
                 attempts = tuple(self._named(a) for a in ready)
                 self._queries = {k: v for k, v in self._queries.items() if now - v[1] < 10}
             counts = None
-            if now >= next_counts:
-                next_counts = now + COUNTS_EVERY
+            every = self.counts_every  # read each time: the TUI changes it
+            if every is not None and now - counted_at >= every:
+                counted_at = now
                 try:
                     counts = self._table.counts()
                 except CoiTuiError as error:

@@ -132,7 +132,8 @@ class FlowReader:
         self._list = list_flows
         self._accounting = accounting
 
-    def __call__(self, container: Container) -> FlowReport:
+    def __call__(self, container: Container, names: Names | None = None) -> FlowReport:
+        """`names`: what each destination was for, for this container (else `self.names`)."""
         now = time.time()
         if not container.ipv4:
             return FlowReport(container.name, None, problem=f"{container.name} has no IPv4: "
@@ -142,5 +143,5 @@ class FlowReader:
         except CoiTuiError as error:
             return FlowReport(container.name, container.ipv4, problem=str(error),
                               taken_at=now)
-        return flow_report(container, tracked, names=self.names, limit=self.limit,
+        return flow_report(container, tracked, names=names or self.names, limit=self.limit,
                            accounting=self._accounting(), taken_at=now)

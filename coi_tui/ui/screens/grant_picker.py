@@ -36,7 +36,8 @@ class GrantPicker(ModalScreen[Choice | None]):
     def compose(self) -> ComposeResult:
         attempt = self.attempt
         what = (f"{attempt.query} (asked by DNS: every port)" if attempt.query
-                else f"{attempt.target} ({attempt.destination})")
+                else f"{attempt.target} ({attempt.destination})" if attempt.name
+                else attempt.target)
         with Vertical(id="grant-dialog"):
             yield Label(f"Let {attempt.container} reach {what}?", id="grant-title")
             yield Label(f"rejected: {attempt.why}", id="grant-why")

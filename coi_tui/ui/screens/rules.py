@@ -37,7 +37,8 @@ LEGEND = (
     ("orphan", "names an address no known container has (the Orphans view cleans it)"),
     ("shared", "not tied to one container: COI's base rule, or another tool's"),
     ("-", "owned, but what the mode wants is not known yet (an unresolved allowlist)"),
-    ("hits", "packets the rule matched since it was added (- : the kernel keeps no count)"),
+    ("hits", "packets it matched since it was added; COI's nft rules keep no count: the "
+             "attempts the feed saw it decide (a sample); - : none"),
 )
 COUNTERS_EVERY = 2.0  # seconds between counter reads while the view is shown
 # the rules' kernel counters, read off the UI thread

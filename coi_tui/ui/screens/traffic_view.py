@@ -182,7 +182,9 @@ class TrafficView(Vertical):
     def _render_rows(self) -> None:
         rows: dict[str, tuple[str, ...]] = {}
         self._keys = {}
-        for index, attempt in enumerate(self._attempts):
+        # newest first by when it was decided (a pass is known a moment after a reject)
+        ordered = sorted(self._attempts, key=lambda a: a.at, reverse=True)
+        for index, attempt in enumerate(ordered):
             key = f"{attempt.at:.6f}/{index}"
             self._keys[key] = attempt
             rows[key] = row_of(attempt)
