@@ -4,6 +4,8 @@ firewall engine run in threads and report through messages."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -154,8 +156,10 @@ class CoiApp(App[int]):
         *,
         read_only: bool = False,
         poll_interval: float = 2.0,
+        quit_on_signals: bool = False,
     ) -> None:
         super().__init__()
+        self._quit_on_signals = quit_on_signals
         self.wiring = wiring
         self._poll_interval = poll_interval
         self.read_only = read_only or wiring.keeper.make_planner is None
@@ -233,6 +237,13 @@ class CoiApp(App[int]):
 
     def on_mount(self) -> None:
         self.animation_level = "none"  # over SSH and in tmux: redraw less, never animate
+        if self._quit_on_signals:
+            # Textual leaves SIGHUP (the terminal went away: a dropped SSH session) and SIGTERM
+            # to their default, death without an unmount: the keeper, the feed and coi-tui's
+            # tables would be left behind
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.exit)
         if self.wiring.keymap:
             self.set_keymap(self.wiring.keymap)
         self.banner.display = False

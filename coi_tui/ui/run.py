@@ -49,6 +49,6 @@ def run_tui(args: argparse.Namespace) -> int:
     wiring = replace(real_wiring(Scope.from_args(args), settings, config, own.freeze_after),
                      config_problem=config_problem_line(problem) if problem else None,
                      keymap=checked_keymap(dict(own.keys)))
-    app = CoiApp(wiring, read_only=args.read_only)
+    app = CoiApp(wiring, read_only=args.read_only, quit_on_signals=True)
     app.run(mouse=not args.no_mouse)
     return app.return_code or 0

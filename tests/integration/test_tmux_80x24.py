@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_a_rejected_attempt_let_through_from_the_traffic_view(tui: str, tmp_path
     assert not lab.http_get(NAME, lab.METADATA_HOST, timeout=1)
     keys("q")
     wait_screen(lambda s: "EXITED 0" in s, 10, "coi-tui quit")
+
+
+def traffic_table() -> bool:
+    return subprocess.run(["nft", "list", "table", "inet", "coi_tui_traffic"],
+                          capture_output=True).returncode == 0
+
+
+def test_closing_the_terminal_quits_cleanly_and_takes_its_table_away(tui: str) -> None:
+    keys("6")
+    wait_screen(lambda s: "attempts" in s and "limited" in s, 15, "the feed reading")
+    assert traffic_table()
+    subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)  # SIGHUP
+    deadline = time.monotonic() + 15
+    while traffic_table() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # the app quit as `q` would: its feed stopped its readers, and the last reader out
+    # took the table (without the SIGHUP handler it stayed, an orphan)
+    assert not traffic_table()
