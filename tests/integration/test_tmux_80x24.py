@@ -59,7 +59,8 @@ def row_of(text: str, name: str) -> str:
 
 def test_every_view_then_a_mode_change_with_the_keys_then_quit(tui: str) -> None:
     ip = tui
-    first = screen()
+    # the footer is drawn a moment after the table's first rows
+    first = wait_screen(lambda s: re.search(r"\bq Quit\b", s) is not None, 10, "the footer")
     assert len(first.splitlines()) <= 24
     assert "UNPROTECTED" in row_of(first, NAME)  # a new container: no rules at all
     assert re.search(r"\bq Quit\b", first) and "? Help" in first  # the footer, whole
