@@ -5,7 +5,9 @@ firewall engine run in threads and report through messages."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -92,6 +94,7 @@ from coi_tui.ui.widgets.banner import BackendBanner
 from coi_tui.ui.widgets.progress import ProgressPanel
 from coi_tui.ui.widgets.status import SEP, StatusLine, header_counts
 
+EXIT_GRACE = 10.0  # seconds after SIGHUP/SIGTERM before a stuck shutdown is cut short
 ORPHAN_SCAN_EVERY = 30.0  # seconds between orphan scans (each reads links, rules, nft, files)
 LEGENDS = {"containers": containers.LEGEND, "rules": rules.LEGEND,  # what `?` explains
            "dns": dns_view.LEGEND, "orphans": orphans.LEGEND, "traffic": traffic_view.LEGEND}
@@ -243,7 +246,7 @@ class CoiApp(App[int]):
             # tables would be left behind
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(signum, self.exit)
+                loop.add_signal_handler(signum, self._quit_on_signal)
         if self.wiring.keymap:
             self.set_keymap(self.wiring.keymap)
         self.banner.display = False
@@ -254,6 +257,15 @@ class CoiApp(App[int]):
         if self.wiring.traffic is not None:
             self.feed = self.wiring.traffic(self._on_feed)
             self.feed.counts_every = COUNTS_HIDDEN
+
+    def _quit_on_signal(self) -> None:
+        """Quit as `q` does. With the terminal gone Textual's own shutdown can then wait
+        forever on its output thread (seen once in the lab, after the unmount had run): a
+        process that is still there after EXIT_GRACE ends itself."""
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True  # a shutdown that ends in time is not held back by it
+        watchdog.start()
+        self.exit()
 
     def _on_feed(self, update: FeedUpdate) -> None:
         """On the feed's thread: to the Traffic view."""
